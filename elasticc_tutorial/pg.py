@@ -1,0 +1,65 @@
+"""PostgreSQL for the sample TOM database: an embedded server (pgserver) or any server given by URL.
+
+The embedded server keeps its cluster in a directory (``pgdata``), listens on a Unix socket only (never
+on a TCP port), and trusts local connections, so no password exists to leak. It is started on first use
+and stopped when the last handle in any process closes (pgserver counts handles across processes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+
+__all__ = ["connect", "embedded_server", "redact_url"]
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def embedded_server(pgdata: str | Path, *, keep_running: bool = False) -> Iterator[str]:
+    """Start (or attach to) the embedded PostgreSQL cluster in ``pgdata`` and yield its URL.
+
+    Parameters
+    ----------
+    pgdata
+        Cluster directory; created and initialised (``initdb``) when it does not exist yet. Its parent
+        must exist.
+    keep_running
+        Leave the server running after the block (the next call attaches to it) instead of stopping it
+        when this was the last handle.
+    """
+    import pgserver  # imported here: it starts work (user checks, lock files) on import
+
+    pgdata = Path(pgdata).expanduser().resolve()
+    if not pgdata.parent.is_dir():
+        raise FileNotFoundError(f"pgdata parent directory {pgdata.parent} does not exist")
+    server = pgserver.get_server(pgdata, cleanup_mode=None if keep_running else "stop")
+    url = server.get_uri()
+    log.info("embedded PostgreSQL for %s at %s", pgdata, url)
+    try:
+        yield url
+    finally:
+        server.cleanup()
+
+
+def connect(url: str, **kwargs) -> psycopg.Connection:
+    """Open a psycopg connection to ``url``; errors name the server without its password."""
+    try:
+        return psycopg.connect(url, **kwargs)
+    except psycopg.OperationalError as exc:
+        raise ConnectionError(f"cannot connect to PostgreSQL at {redact_url(url)}: {exc}") from None
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (safe to log or print)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
