@@ -16,7 +16,14 @@ from collections.abc import Sequence
 from elasticc_tutorial import __version__
 
 #: Modules that contribute sub-commands, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "elasticc_tutorial.book",
+    "elasticc_tutorial.paths",
+    "elasticc_tutorial.kernels",
+    "elasticc_tutorial.doctor",
+    "elasticc_tutorial.localtom",
+    "elasticc_tutorial.sample.cli",
+)
 
 
 class CliError(Exception):

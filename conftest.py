@@ -1,0 +1,35 @@
+"""Process-wide test set-up, shared by the unit tests and the nbval notebook runs.
+
+A developer's own desc-tom credentials must never reach the tests or the notebooks run by nbval: the
+book is validated against the local TOM on the synthetic sample, whose outputs are deterministic.
+Kernels started by nbval inherit this process's environment, so clearing it here covers them too.
+"""
+
+import os
+
+from elasticc_tutorial.book import DATA_ENV_VARS, TOM_ENV_VARS
+
+# Real-data locations ($TD, ELASTICC2_*_DIR, NERSC_HOST) would change what paths.locate() reports in the
+# notebooks: clear them too, exactly as `elasticc-tutorial book execute` does (book.notebook_environment).
+for _name in (*TOM_ENV_VARS, *DATA_ENV_VARS):
+    os.environ.pop(_name, None)
+os.environ.setdefault("PYTHONHASHSEED", "0")
+
+# Plots render without a display, identically everywhere.
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def pytest_collection_finish(session):
+    """Build the offline sample before the first notebook runs, if a collected notebook needs it
+    (its metadata ``elasticc_tutorial.requires``; see ``book.notebook_requires``).
+
+    The notebooks find the sample with ``paths.locate()`` and the local TOM through
+    ``tom.connect()``; their stored outputs were made with the sample already built
+    (``elasticc-tutorial book execute`` builds it first), so a first-use build inside a kernel
+    would print progress that nbval reports as a mismatch.
+    """
+    from elasticc_tutorial import book
+
+    notebooks = {item.path for item in session.items if item.path.suffix == ".ipynb"}
+    if any("sample" in book.notebook_requires(nb) for nb in notebooks):
+        book.ensure_sample()

@@ -1,0 +1,46 @@
+"""Subprocess entry of :class:`elasticc_tutorial.localtom.LocalTom` (prints one READY line as JSON)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from elasticc_tutorial.localtom import DB_URL_ENV, READY
+from elasticc_tutorial.localtom.server import serve
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m elasticc_tutorial.localtom")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--data", type=Path)
+    parser.add_argument("--credentials-file", type=Path)
+    parser.add_argument("--sql-timeout", type=float, default=60.0)
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+    def ready(url: str, username: str, passwordfile: Path) -> None:
+        info = {"url": url, "username": username, "passwordfile": str(passwordfile)}
+        print(READY + json.dumps(info), flush=True)
+
+    serve(
+        args.data,
+        port=args.port,
+        database_url=os.environ.get(DB_URL_ENV),
+        credentials_file=args.credentials_file,
+        on_ready=ready,
+        verbose=args.verbose,
+        sql_timeout=args.sql_timeout,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

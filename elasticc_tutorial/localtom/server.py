@@ -1,0 +1,186 @@
+"""Start-up of the local TOM: database, Django, migrations, demo account, read-only role, runner, HTTP.
+
+:func:`serve` runs in the foreground until SIGINT/SIGTERM (``elasticc-tutorial tom serve``, and the
+subprocess that :class:`elasticc_tutorial.localtom.LocalTom` starts). Django is configured in-process
+with :func:`django.conf.settings.configure`, so one process serves one TOM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from elasticc_tutorial import pg
+
+log = logging.getLogger(__name__)
+
+#: The demo account's user name (its password is random, in the credentials file).
+USERNAME = "tutorial"
+#: Database name of the sample TOM (as in the real TOM).
+DBNAME = "tom_desc"
+
+
+def credentials_path(sample_dir: Path | None) -> Path:
+    """Where the demo password is kept: ``<sample>/tomdb-credentials`` if the sample directory is
+    writable, else a file in the user's config directory."""
+    if sample_dir is not None and os.access(sample_dir, os.W_OK):
+        return Path(sample_dir) / "tomdb-credentials"
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("elasticc-tutorial")) / "tomdb-credentials"
+
+
+def read_or_create_password(path: Path) -> str:
+    """The password in ``path`` (first line), or a new random one written there with mode 0600."""
+    if path.is_file():
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)  # our own file: fix it rather than warn
+        password = path.read_text().splitlines()[0].strip() if path.stat().st_size else ""
+        if password:
+            return password
+    password = secrets.token_urlsafe(18)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tomdb-credentials.")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(password + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return password
+
+
+@contextlib.contextmanager
+def database(sample_dir: Path | None, database_url: str | None) -> Iterator[str]:
+    """The admin conninfo of the TOM database: the sample's embedded cluster (database ``tom_desc``,
+    created if missing) or the server at ``database_url``."""
+    if database_url:
+        yield database_url
+        return
+    if sample_dir is None:
+        raise ValueError("give a sample directory or a database URL")
+    pgdata = Path(sample_dir) / "tomdb"
+    with pg.embedded_server(pgdata) as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            if not conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (DBNAME,)
+            ).fetchone():
+                log.warning("%s has no database %s yet; creating an empty one", pgdata, DBNAME)
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DBNAME)))
+        params = conninfo_to_dict(url)
+        params["dbname"] = DBNAME
+        yield make_conninfo(**params)
+
+
+def _setup_django(conninfo: str, verbose: bool) -> None:
+    import django
+    from django.conf import settings
+
+    from elasticc_tutorial.localtom.conf import build_settings
+
+    if not settings.configured:
+        settings.configure(**build_settings(conninfo, debug_log=verbose))
+        django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def _ensure_user(password: str) -> None:
+    from django.contrib.auth import get_user_model
+
+    user, _ = get_user_model().objects.get_or_create(username=USERNAME)
+    if not user.check_password(password):
+        user.set_password(password)
+        user.save()
+
+
+def _server_class():
+    from django.core.servers.basehttp import ThreadedWSGIServer
+
+    class Server(ThreadedWSGIServer):
+        """Django's threaded WSGI server with TCP_NODELAY: its handler writes headers and body
+        separately, which with Nagle's algorithm and delayed ACKs costs 40 ms per keep-alive request."""
+
+        def get_request(self):
+            sock, addr = super().get_request()
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock, addr
+
+    return Server
+
+
+def serve(
+    sample_dir: str | Path | None = None,
+    *,
+    port: int = 0,
+    database_url: str | None = None,
+    credentials_file: str | Path | None = None,
+    on_ready: Callable[[str, str, Path], None] | None = None,
+    verbose: bool = False,
+    sql_timeout: float = 60.0,
+    long_timeout: float = 3600.0,
+) -> None:
+    """Serve the local TOM on ``127.0.0.1:port`` (0: any free port) until SIGINT/SIGTERM.
+
+    ``on_ready(url, username, passwordfile)`` is called once the server accepts connections.
+    """
+    from django.core.servers.basehttp import WSGIRequestHandler
+    from django.core.wsgi import get_wsgi_application
+
+    from elasticc_tutorial.localtom.readonly import ReadOnlyDatabase, setup_role
+    from elasticc_tutorial.localtom.runner import LongQueryRunner
+    from elasticc_tutorial.localtom.views_common import RUNTIME
+
+    _Server = _server_class()
+    sample = Path(sample_dir).expanduser().resolve() if sample_dir else None
+    if sample is not None and not sample.is_dir():
+        raise FileNotFoundError(f"sample directory {sample} does not exist")
+    cred = Path(credentials_file) if credentials_file else credentials_path(sample)
+    results_dir = Path(tempfile.mkdtemp(prefix="elasticc-localtom-results-"))
+    with database(sample, database_url) as conninfo:
+        _setup_django(conninfo, verbose)
+        _ensure_user(read_or_create_password(cred))
+        ro = ReadOnlyDatabase(setup_role(conninfo), timeout=sql_timeout)
+        runner = LongQueryRunner(ro, results_dir, timeout=long_timeout)
+        RUNTIME.ro, RUNTIME.runner, RUNTIME.results_dir = ro, runner, results_dir
+        runner.start()
+        httpd = _Server(("127.0.0.1", port), WSGIRequestHandler, ipv6=False)
+        httpd.set_app(get_wsgi_application())
+        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+
+        def stop(signum, frame):  # shutdown() blocks until serve_forever returns: other thread
+            threading.Thread(target=httpd.shutdown, daemon=True).start()
+
+        old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            log.info("local TOM at %s", url)
+            if on_ready:
+                on_ready(url, USERNAME, cred)
+            httpd.serve_forever(poll_interval=0.2)
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+            httpd.server_close()
+            runner.stop()
+            runner.join(timeout=10)
+            ro.close()
+            from django.db import connections
+
+            connections.close_all()
+            shutil.rmtree(results_dir, ignore_errors=True)

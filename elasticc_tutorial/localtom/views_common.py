@@ -1,0 +1,139 @@
+"""Pieces shared by the local TOM's views: run-time state, login checks, CSRF failures, JSON."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import functools
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import Resolver404, resolve
+
+from elasticc_tutorial.localtom.readonly import ReadOnlyDatabase
+
+
+@dataclass
+class Runtime:
+    """What the server sets up before serving: the read-only database and the long-query runner."""
+
+    ro: ReadOnlyDatabase | None = None
+    runner: Any = None
+    results_dir: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+RUNTIME = Runtime()
+
+
+class TomJSONEncoder(DjangoJSONEncoder):
+    """Django's encoder (Decimal as str, dates as ISO) with full-precision times and base64 bytes."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, bytes | memoryview):
+            return base64.b64encode(bytes(o)).decode()
+        if isinstance(o, datetime.datetime | datetime.time):
+            return o.isoformat()  # full precision (Django's encoder cuts to milliseconds)
+        return super().default(o)
+
+
+def json_response(data: Any, status: int = 200) -> HttpResponse:
+    return HttpResponse(
+        json.dumps(data, cls=TomJSONEncoder), status=status, content_type="application/json"
+    )
+
+
+def text_response(text: str, status: int) -> HttpResponse:
+    return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
+
+
+def clean_float(x: float | None) -> float | None:
+    """NaN/inf become None so the JSON stays standard."""
+    return None if x is None or not math.isfinite(x) else x
+
+
+def login_required_403(view: Callable) -> Callable:
+    """Anonymous callers get 403 (the real TOM redirects some endpoints to the login page instead)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return text_response("403 Forbidden: log in first (accounts/login/)", 403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def read_json_body(request: HttpRequest) -> Any:
+    """The JSON request body ({} when empty); ValueError with a clear message otherwise."""
+    if not request.body:
+        return {}
+    try:
+        return json.loads(request.body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"request body is not valid JSON: {exc}") from None
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """Plain-text 403 instead of Django's HTML page, so clients can show the reason."""
+    return text_response(f"403 Forbidden: CSRF verification failed ({reason})", 403)
+
+
+class SlashMiddleware:
+    """A POST to a ``db/...`` path without its trailing slash gets a clear 500 text, like the real TOM
+    with DEBUG=True (Django's redirect would silently turn the POST into a GET)."""
+
+    def __init__(self, get_response: Callable) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path_info
+        if request.method not in ("GET", "HEAD") and not path.endswith("/"):
+            try:
+                resolve(path)
+            except Resolver404:
+                try:
+                    resolve(path + "/")
+                except Resolver404:
+                    pass
+                else:
+                    return text_response(
+                        f"You called {path} via {request.method}, but the URL doesn't end in a "
+                        f"slash; use {path}/ (the db/ endpoints need the trailing slash)",
+                        500,
+                    )
+        return self.get_response(request)
+
+
+ENDPOINTS = [
+    "accounts/login/",
+    "accounts/logout/",
+    "db/runsqlquery/",
+    "db/submitsqlquery/",
+    "db/checksqlquery/<queryid>/",
+    "db/getsqlqueryresults/<queryid>/",
+    "elasticc2/classids",
+    "elasticc2/classifiers_json",
+    "elasticc2/ltcv",
+    "elasticc2/gethottransients",
+    "elasticc2/getalert",
+    "elasticc2/brokerclassfortruetype/<fmt>/<what>/<classifier_id>/<classid>/",
+    "elasticc2/ppdbdiaobject/",
+    "elasticc2/ppdbdiaobject/<diaobject_id>/",
+]
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """The landing page (where a login redirects to)."""
+    if not request.user.is_authenticated:
+        from django.contrib.auth.views import redirect_to_login
+
+        return redirect_to_login(request.get_full_path())
+    return render(request, "localtom/home.html", {"endpoints": ENDPOINTS})

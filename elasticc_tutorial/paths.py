@@ -1,0 +1,515 @@
+"""Where the ELAsTiCC2 data live, and why: the one call notebooks use to find data.
+
+:func:`locate` resolves five things, each independently, and records the source of each answer:
+
+========  ===============================================  ==========================
+form      directory layout                                 environment variable
+========  ===============================================  ==========================
+snana     ``ELASTICC2/ELASTICC2_FINAL_<model>/`` (test)     ``ELASTICC2_SNANA_DIR``
+train     ``ELASTICC2_TRAINING_SAMPLE_2/ELASTICC2_TRAIN_02_<model>/``  ``ELASTICC2_TRAIN_DIR``
+parquet   ``ELASTICC2_parquet/<model>.parquet``            ``ELASTICC2_PARQUET_DIR``
+alerts    ``ELASTICC2_ALERTS/<mjd>.tar``                   ``ELASTICC2_ALERTS_DIR``
+tom       a URL, or ``"local"`` (the local TOM)             ``DESC_TOM_URL``
+========  ===============================================  ==========================
+
+Precedence, first match wins, per form:
+
+1. an explicit argument of :func:`locate`;
+2. the form's own environment variable (table above);
+3. ``$TD/<directory>`` when ``$TD`` is set and that directory exists (``TD`` is the parent of
+   ``ELASTICC2/`` and ``ELASTICC2_parquet/``, the variable the DESC ``read_snana`` library and the
+   sprint-week notebooks honour);
+4. the NERSC copies under ``/global/cfs/cdirs/`` when they exist (``$ELASTICC_TUTORIAL_NERSC_ROOT``
+   stands in for ``/``, so a fake tree can play NERSC in tests);
+5. the offline sample: ``$ELASTICC_TUTORIAL_SAMPLE`` or ``<user cache dir>/sample-v<N>``, built on
+   first use by :func:`elasticc_tutorial.sample.build` (unless ``build=False``).
+
+The TOM URL is ``DESC_TOM_URL`` if set; at NERSC, https://desc-tom.lbl.gov when TOM credentials are
+configured (``DESC_TOM_USERNAME`` and ``DESC_TOM_PASSWORDFILE``); otherwise ``"local"``, meaning the
+local TOM served from the sample (:class:`elasticc_tutorial.localtom.LocalTom`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "DESC_TOM_URL",
+    "ENV_VARS",
+    "LOCAL_TOM",
+    "NERSC_PATHS",
+    "NERSC_ROOT_ENV",
+    "SAMPLE_ENV",
+    "SAMPLE_LAYOUT_VERSION",
+    "DataLocations",
+    "LocateError",
+    "Location",
+    "TomCredentials",
+    "TomLocation",
+    "add_cli",
+    "is_complete_sample",
+    "locate",
+    "nersc_root",
+    "sample_dir",
+    "tom_credentials",
+]
+
+#: Bumped when the sample's on-disk layout changes, so an old cached sample is never reused.
+SAMPLE_LAYOUT_VERSION = 1
+#: Overrides the sample directory (default: a per-user cache directory).
+SAMPLE_ENV = "ELASTICC_TUTORIAL_SAMPLE"
+#: Stands in for "/" when looking for the NERSC paths (tests point it at a fake tree).
+NERSC_ROOT_ENV = "ELASTICC_TUTORIAL_NERSC_ROOT"
+#: The DESC variable: parent of ELASTICC2/, ELASTICC2_parquet/ ...
+TD_ENV = "TD"
+DESC_TOM_URL = "https://desc-tom.lbl.gov"
+LOCAL_TOM = "local"
+SNANA_PREFIX = "ELASTICC2_FINAL_"
+TRAIN_PREFIX = "ELASTICC2_TRAIN_02_"
+
+#: The four on-disk forms, in table order.
+FORMS = ("snana", "train", "parquet", "alerts")
+#: Environment variable of each form (and of the TOM URL).
+ENV_VARS = {
+    "snana": "ELASTICC2_SNANA_DIR",
+    "train": "ELASTICC2_TRAIN_DIR",
+    "parquet": "ELASTICC2_PARQUET_DIR",
+    "alerts": "ELASTICC2_ALERTS_DIR",
+    "tom": "DESC_TOM_URL",
+}
+#: Directory name of each form under $TD and under a sample root.
+DIR_NAMES = {
+    "snana": "ELASTICC2",
+    "train": "ELASTICC2_TRAINING_SAMPLE_2",
+    "parquet": "ELASTICC2_parquet",
+    "alerts": "ELASTICC2_ALERTS",
+}
+#: NERSC candidates of each form relative to the root, in order of preference. The desc-td copies are
+#: the published ones (sprint-week slides); lsst/groups/TD is the TD default of the demo notebooks.
+NERSC_PATHS = {
+    "snana": (
+        "global/cfs/cdirs/desc-td/ELASTICC2",
+        "global/cfs/cdirs/lsst/groups/TD/ELASTICC2",
+    ),
+    "train": ("global/cfs/cdirs/lsst/www/DESC_TD_PUBLIC/ELASTICC/ELASTICC2_TRAINING_SAMPLE_2",),
+    "parquet": (
+        "global/cfs/cdirs/desc-td/ELASTICC2_parquet",
+        "global/cfs/cdirs/lsst/groups/TD/ELASTICC2_parquet",
+    ),
+    "alerts": ("global/cfs/cdirs/desc-td/ELASTICC2_ALERTS",),
+}
+LABELS = {
+    "snana": "SNANA FITS (test set)",
+    "train": "SNANA FITS (training set)",
+    "parquet": "Parquet",
+    "alerts": "alert tarballs",
+    "tom": "TOM",
+    "sample": "sample",
+}
+
+
+class LocateError(FileNotFoundError):
+    """An explicitly given location (argument or environment variable) does not exist or is unusable."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """One data directory and why it was chosen.
+
+    Usable as a path: ``loc.parquet / "SNIa-SALT3.parquet"``, ``os.fspath(loc.snana)``.
+    """
+
+    path: Path
+    #: ``"argument"``, ``"environment"``, ``"TD"``, ``"NERSC"`` or ``"sample"``.
+    source: str
+    #: Human-readable reason, e.g. ``"$ELASTICC2_PARQUET_DIR"``.
+    detail: str
+
+    @property
+    def exists(self) -> bool:
+        """Whether the directory exists (a sample that is not built yet does not)."""
+        return self.path.is_dir()
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.path)
+
+    def __truediv__(self, other: str | os.PathLike[str]) -> Path:
+        return self.path / other
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+
+@dataclass(frozen=True)
+class TomLocation:
+    """The TOM to talk to: a URL, or ``"local"`` for the local TOM on the sample."""
+
+    url: str
+    source: str
+    detail: str
+
+    @property
+    def is_local(self) -> bool:
+        """True when the notebooks should start the local TOM on the sample."""
+        return self.url == LOCAL_TOM
+
+    def __str__(self) -> str:
+        return self.url
+
+
+@dataclass(frozen=True, repr=False)
+class DataLocations:
+    """Where each form of the ELAsTiCC2 data lives; ``print()`` it (or just display it) for a table."""
+
+    snana: Location
+    train: Location
+    parquet: Location
+    alerts: Location
+    tom: TomLocation
+    #: The sample root, when any form (or the local TOM) uses it; else None.
+    sample: Location | None
+    at_nersc: bool
+    #: Things the user may want to know (e.g. "$TD is set but $TD/ELASTICC2_ALERTS does not exist").
+    notes: tuple[str, ...] = field(default=())
+    snana_prefix: str = SNANA_PREFIX
+    train_prefix: str = TRAIN_PREFIX
+
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        """(form, location, source, detail) for every entry, in table order."""
+        out = [
+            (
+                LABELS[f],
+                str(loc.path),
+                loc.source,
+                loc.detail + ("" if loc.exists else " (missing)"),
+            )
+            for f, loc in ((f, getattr(self, f)) for f in FORMS)
+        ]
+        out.append((LABELS["tom"], self.tom.url, self.tom.source, self.tom.detail))
+        if self.sample is not None:
+            state = "complete" if is_complete_sample(self.sample.path) else "not built"
+            out.append(
+                (
+                    LABELS["sample"],
+                    str(self.sample.path),
+                    self.sample.source,
+                    f"{self.sample.detail} ({state})",
+                )
+            )
+        return out
+
+    def table(self) -> str:
+        """A fixed-width text table of :meth:`rows`, followed by the notes."""
+        header = ("form", "location", "source", "why")
+        rows = [header, *self.rows()]
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths, strict=True)) + "  " + r[3]
+            for r in rows
+        ]
+        lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * len(header[3]))
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form (paths as strings)."""
+        out: dict[str, object] = {
+            f: {
+                "path": str(getattr(self, f).path),
+                "source": getattr(self, f).source,
+                "detail": getattr(self, f).detail,
+                "exists": getattr(self, f).exists,
+            }
+            for f in FORMS
+        }
+        out["tom"] = {"url": self.tom.url, "source": self.tom.source, "detail": self.tom.detail}
+        out["sample"] = None if self.sample is None else str(self.sample.path)
+        out["at_nersc"] = self.at_nersc
+        out["notes"] = list(self.notes)
+        out["snana_prefix"] = self.snana_prefix
+        out["train_prefix"] = self.train_prefix
+        return out
+
+    def model_dir(self, model: str, *, training: bool = False) -> Path:
+        """The SNANA directory of one model, e.g. ``.../ELASTICC2/ELASTICC2_FINAL_SNIa-SALT3``."""
+        if training:
+            return self.train.path / f"{self.train_prefix}{model}"
+        return self.snana.path / f"{self.snana_prefix}{model}"
+
+    def parquet_file(self, model: str) -> Path:
+        """The Parquet file of one model, e.g. ``.../ELASTICC2_parquet/SNIa-SALT3.parquet``."""
+        return self.parquet.path / f"{model}.parquet"
+
+    @property
+    def uses_sample(self) -> bool:
+        """True when any form, or the TOM, comes from the offline sample."""
+        return self.sample is not None
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def __repr__(self) -> str:
+        return f"DataLocations(at_nersc={self.at_nersc})\n{self.table()}"
+
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython/Jupyter display
+        p.text(self.table())
+
+
+@dataclass(frozen=True)
+class TomCredentials:
+    """What is configured for logging in to a remote TOM (never the password itself)."""
+
+    username: str | None
+    passwordfile: Path | None
+    #: Problems found, each a sentence with the fix (empty when usable).
+    problems: tuple[str, ...]
+
+    @property
+    def configured(self) -> bool:
+        """Username and a readable password file are set (the file may still be too open: see problems)."""
+        return bool(self.username and self.passwordfile is not None and self.passwordfile.is_file())
+
+
+def tom_credentials(environ: dict[str, str] | None = None) -> TomCredentials:
+    """Read ``DESC_TOM_USERNAME`` / ``DESC_TOM_PASSWORDFILE`` and check the file (exists, mode 0600)."""
+    env = os.environ if environ is None else environ
+    user = env.get("DESC_TOM_USERNAME") or None
+    pwf = env.get("DESC_TOM_PASSWORDFILE") or None
+    path = Path(pwf).expanduser() if pwf else None
+    problems = []
+    if not user:
+        problems.append(
+            "DESC_TOM_USERNAME is not set (export DESC_TOM_USERNAME=<your TOM user name>)"
+        )
+    if path is None:
+        problems.append(
+            "DESC_TOM_PASSWORDFILE is not set (put the password alone in a file, chmod 600 it, and "
+            "export DESC_TOM_PASSWORDFILE=<that file>)"
+        )
+    elif not path.is_file():
+        problems.append(f"DESC_TOM_PASSWORDFILE={path} does not exist or is not a file")
+    elif os.name == "posix" and path.stat().st_mode & 0o077:
+        problems.append(
+            f"password file {path} is readable by others (mode {path.stat().st_mode & 0o777:o}); "
+            f"run: chmod 600 {path}"
+        )
+    return TomCredentials(user, path, tuple(problems))
+
+
+def nersc_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """The directory standing in for "/" when looking for NERSC paths."""
+    if root is not None:
+        return Path(root)
+    return Path(os.environ.get(NERSC_ROOT_ENV) or "/")
+
+
+def sample_dir() -> Path:
+    """The offline sample's root: ``$ELASTICC_TUTORIAL_SAMPLE`` or the user cache dir (may not exist yet)."""
+    env = os.environ.get(SAMPLE_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return (
+        Path(platformdirs.user_cache_dir("elasticc-tutorial")) / f"sample-v{SAMPLE_LAYOUT_VERSION}"
+    )
+
+
+def is_complete_sample(root: Path) -> bool:
+    """A directory with a readable MANIFEST.json is a complete sample (the builder writes it last)."""
+    manifest = Path(root) / "MANIFEST.json"
+    try:
+        json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _explicit(form: str, value: str | os.PathLike[str], what: str) -> Path:
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise LocateError(
+            f"{what} gives {LABELS[form]} directory {path!s}, which does not exist or is not a directory; "
+            f"expected an existing directory laid out like {DIR_NAMES[form]}/"
+        )
+    return path.resolve()
+
+
+def locate(
+    *,
+    snana: str | os.PathLike[str] | None = None,
+    train: str | os.PathLike[str] | None = None,
+    parquet: str | os.PathLike[str] | None = None,
+    alerts: str | os.PathLike[str] | None = None,
+    tom_url: str | None = None,
+    build: bool = True,
+    nersc_root_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> DataLocations:
+    """Find every form of the ELAsTiCC2 data (see the module docstring for the precedence).
+
+    Parameters
+    ----------
+    snana, train, parquet, alerts
+        Explicit directories; they win over everything and must exist.
+    tom_url
+        Explicit TOM URL (or ``"local"``).
+    build
+        Build the offline sample when something falls back to it and it is not built yet. With
+        ``build=False`` nothing is ever built; the sample entries then report it as missing.
+    nersc_root_dir
+        Stand-in for "/" when looking for the NERSC paths (default ``$ELASTICC_TUTORIAL_NERSC_ROOT`` or "/").
+    progress
+        Show the sample builder's progress bars.
+
+    Raises
+    ------
+    LocateError
+        An argument or form environment variable names a directory that does not exist.
+    """
+    env = os.environ
+    root = nersc_root(nersc_root_dir)
+    args = {"snana": snana, "train": train, "parquet": parquet, "alerts": alerts}
+    notes: list[str] = []
+    nersc_host = env.get("NERSC_HOST")
+    at_nersc = bool(nersc_host) or any(
+        (root / rel).is_dir() for rels in NERSC_PATHS.values() for rel in rels
+    )
+    found: dict[str, tuple[Path, str, str] | None] = {}
+    for form in FORMS:
+        var = ENV_VARS[form]
+        if args[form] is not None:
+            found[form] = (
+                _explicit(form, args[form], f"argument {form}="),
+                "argument",
+                f"{form}= argument",
+            )
+            continue
+        if env.get(var):
+            found[form] = (_explicit(form, env[var], f"${var}"), "environment", f"${var}")
+            continue
+        td = env.get(TD_ENV)
+        if td:
+            cand = Path(td).expanduser() / DIR_NAMES[form]
+            if cand.is_dir():
+                found[form] = (cand, "TD", f"$TD/{DIR_NAMES[form]}")
+                continue
+            notes.append(f"$TD is set but {cand} does not exist; not using it for {LABELS[form]}")
+        hit = next((root / rel for rel in NERSC_PATHS[form] if (root / rel).is_dir()), None)
+        if hit is not None:
+            why = f"NERSC_HOST={nersc_host}" if nersc_host else "NERSC path exists"
+            found[form] = (hit, "NERSC", why)
+            continue
+        if nersc_host:
+            notes.append(
+                f"at NERSC but /{NERSC_PATHS[form][0]} is not readable (are you in the desc-td / lsst "
+                f"group?); using the sample for {LABELS[form]}"
+            )
+        found[form] = None
+
+    creds = tom_credentials()
+    if tom_url is not None:
+        tom = TomLocation(tom_url, "argument", "tom_url= argument")
+    elif env.get("DESC_TOM_URL"):
+        tom = TomLocation(env["DESC_TOM_URL"], "environment", "$DESC_TOM_URL")
+    elif at_nersc and creds.configured:
+        tom = TomLocation(DESC_TOM_URL, "NERSC", "at NERSC with DESC_TOM_USERNAME/PASSWORDFILE set")
+    else:
+        why = "no TOM credentials configured" if at_nersc else "not at NERSC, DESC_TOM_URL unset"
+        tom = TomLocation(LOCAL_TOM, "sample", f"local TOM on the sample ({why})")
+
+    sample: Location | None = None
+    if any(v is None for v in found.values()) or tom.is_local:
+        sdir = sample_dir()
+        sdetail = f"${SAMPLE_ENV}" if env.get(SAMPLE_ENV) else "user cache dir"
+        if not is_complete_sample(sdir):
+            if build:
+                _build_sample(sdir, progress=progress)
+            else:
+                notes.append(
+                    f"the sample in {sdir} is not built (build=False); run `elasticc-tutorial where` to "
+                    "build it"
+                )
+        sample = Location(sdir, "sample", sdetail)
+        for form in FORMS:
+            if found[form] is None:
+                found[form] = (sdir / DIR_NAMES[form], "sample", sdetail)
+
+    locs = {f: Location(*found[f]) for f in FORMS}  # type: ignore[misc]
+    return DataLocations(**locs, tom=tom, sample=sample, at_nersc=at_nersc, notes=tuple(notes))
+
+
+def _build_sample(sdir: Path, *, progress: bool) -> None:
+    """Build the sample into ``sdir`` with a clear message (first use only)."""
+    if sdir.exists() and any(sdir.iterdir()):
+        raise LocateError(
+            f"{sdir} exists but is not a complete sample (no readable MANIFEST.json); delete it so it "
+            f"can be rebuilt, or set ${SAMPLE_ENV} to another directory"
+        )
+    from elasticc_tutorial import sample  # imported here: heavy, and only needed on first use
+
+    if not callable(getattr(sample, "build", None)):
+        raise LocateError(
+            f"no ELAsTiCC2 data found and the sample builder elasticc_tutorial.sample.build is not "
+            f"available to build the offline sample in {sdir}; reinstall the package"
+        )
+
+    print(
+        f"Building the offline ELAsTiCC2-shaped sample in {sdir} (first use only; this takes a "
+        f"while). Set ${SAMPLE_ENV} to put it elsewhere.",
+        file=sys.stderr,
+        flush=True,
+    )
+    sdir.parent.mkdir(parents=True, exist_ok=True)
+    if sdir.exists():  # empty directory left by the user: the builder renames into place
+        sdir.rmdir()
+    sample.build(sdir, progress=progress)
+    if not is_complete_sample(sdir):
+        raise LocateError(f"the sample build finished but {sdir}/MANIFEST.json is missing")
+    print(f"Sample ready in {sdir}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# CLI: elasticc-tutorial where
+
+
+def add_cli(subparsers) -> None:
+    """Register ``elasticc-tutorial where``."""
+    p = subparsers.add_parser(
+        "where",
+        help="show where each form of the data is and why (builds the sample on first use)",
+        description=(
+            "Print where the SNANA FITS test and training sets, the Parquet files, the alert tarballs "
+            "and the TOM are, and why (argument, environment variable, $TD, NERSC or the offline sample)."
+        ),
+    )
+    for form in FORMS:
+        p.add_argument(
+            f"--{form}", metavar="DIR", help=f"{LABELS[form]} directory (${ENV_VARS[form]})"
+        )
+    p.add_argument("--tom-url", metavar="URL", help="TOM URL or 'local' ($DESC_TOM_URL)")
+    p.add_argument("--no-build", action="store_true", help="never build the sample")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cli_where)
+
+
+def _cli_where(args) -> int:
+    from elasticc_tutorial.cli import CliError
+
+    try:
+        locs = locate(
+            snana=args.snana,
+            train=args.train,
+            parquet=args.parquet,
+            alerts=args.alerts,
+            tom_url=args.tom_url,
+            build=not args.no_build,
+        )
+    except LocateError as exc:
+        raise CliError(str(exc)) from exc
+    print(json.dumps(locs.to_dict(), indent=2) if args.json else locs.table())
+    return 0

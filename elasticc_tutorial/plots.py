@@ -1,0 +1,306 @@
+"""Plots for the tutorial: light curves, redshift and class histograms, confusion matrices.
+
+Every function returns the matplotlib :class:`~matplotlib.figure.Figure` (draw into ``ax=`` to
+compose your own layout). Bands use the DESC colour convention :data:`BAND_COLORS`.
+Light curves accept the long tables of :mod:`elasticc_tutorial.snana` / :mod:`~.parquet`
+(``MJD, BAND, FLUXCAL, FLUXCALERR, PHOTFLAG``) and the alert tables of :mod:`~.alerts`
+(``midPointTai, filterName, psFlux, psFluxErr``; fluxes in nJy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import polars as pl
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from elasticc_tutorial import taxonomy
+from elasticc_tutorial.photometry import PHOTFLAG_DETECT, ZP_FLUXCAL, ZP_NJY, flux_to_mag, mag_err
+
+__all__ = [
+    "BANDS",
+    "BAND_COLORS",
+    "plot_class_hist",
+    "plot_confusion_matrix",
+    "plot_lightcurve",
+    "plot_redshift_hist",
+]
+
+BANDS = ("u", "g", "r", "i", "z", "Y")
+#: DESC band colours.
+BAND_COLORS = {
+    "u": "#cc0ccc",
+    "g": "#00cc44",
+    "r": "#cc0000",
+    "i": "#ff4400",
+    "z": "#886600",
+    "Y": "#442200",
+}
+
+# (time, band, flux, flux error, zero point) column names of the two layouts.
+_SNANA = ("MJD", "BAND", "FLUXCAL", "FLUXCALERR", ZP_FLUXCAL)
+_ALERT = ("midPointTai", "filterName", "psFlux", "psFluxErr", ZP_NJY)
+
+
+def _frame(data: Any) -> pl.DataFrame:
+    if isinstance(data, pl.LazyFrame):
+        return data.collect()
+    if isinstance(data, pl.DataFrame):
+        return data
+    try:
+        return pl.DataFrame(data)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"expected a polars DataFrame or a mapping of columns, got {type(data)}"
+        ) from exc
+
+
+def _figure(ax: Axes | None, **kw: Any) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax  # type: ignore[return-value]
+    fig, ax = plt.subplots(**kw)
+    return fig, ax
+
+
+def plot_lightcurve(
+    lc: pl.DataFrame | pl.LazyFrame,
+    *,
+    mag: bool = False,
+    per_band: bool = False,
+    relative_to_peak: bool | float = False,
+    detected: str | None = None,
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Plot one object's light curve, coloured by band.
+
+    ``mag``: AB magnitudes (points with flux <= 0 are left out) instead of flux. ``per_band``: one
+    panel per band. ``relative_to_peak``: True puts t = 0 at the brightest detection (or the
+    brightest point if none is flagged), a number uses that MJD. Detections are filled markers,
+    the other (forced) points open ones; ``detected`` names a boolean column, by default
+    ``DETECTED`` if present, else the PHOTFLAG 4096 bit, else every point counts as a detection.
+    """
+    df = _frame(lc)
+    cols = next((c for c in (_SNANA, _ALERT) if {c[0], c[1], c[2]} <= set(df.columns)), None)
+    if cols is None:
+        raise ValueError(
+            "light curve needs columns MJD, BAND, FLUXCAL[, FLUXCALERR] or "
+            f"midPointTai, filterName, psFlux[, psFluxErr]; got {df.columns}"
+        )
+    if df.height == 0:
+        raise ValueError("empty light curve: nothing to plot")
+    t_col, b_col, f_col, e_col, zp = cols
+    t = df[t_col].to_numpy().astype(float)
+    flux = df[f_col].to_numpy().astype(float)
+    err = df[e_col].to_numpy().astype(float) if e_col in df.columns else np.zeros_like(flux)
+    bands = np.asarray(df[b_col].cast(pl.String).str.strip_chars().to_list())
+    if detected is not None:
+        det = df[detected].to_numpy().astype(bool)
+    elif "DETECTED" in df.columns:
+        det = df["DETECTED"].to_numpy().astype(bool)
+    elif "PHOTFLAG" in df.columns:
+        det = (df["PHOTFLAG"].to_numpy() & PHOTFLAG_DETECT) != 0
+    else:
+        det = np.ones(len(t), dtype=bool)
+
+    xlabel = t_col
+    if relative_to_peak is not False:
+        if relative_to_peak is True:
+            pool = np.flatnonzero(det) if det.any() else np.arange(len(t))
+            t0 = t[pool[np.nanargmax(flux[pool])]]
+        else:
+            t0 = float(relative_to_peak)
+        t = t - t0
+        xlabel = f"{t_col} - {t0:.2f} (days from peak)"
+
+    if mag:
+        y, yerr = flux_to_mag(flux, zp), mag_err(flux, err)
+        ylabel = "AB magnitude"
+    else:
+        y, yerr = flux, err
+        ylabel = f"{f_col} (zero point {zp})" if f_col == "FLUXCAL" else f"{f_col} (nJy)"
+
+    present = [b for b in BANDS if b in set(bands)] + sorted(set(bands) - set(BANDS))
+    if per_band:
+        if ax is not None:
+            raise ValueError("per_band=True draws its own panels; do not pass ax")
+        fig, axes = plt.subplots(
+            len(present), 1, sharex=True, figsize=(7, 1.6 * len(present) + 1), squeeze=False
+        )
+        panels = dict(zip(present, axes[:, 0], strict=True))
+    else:
+        fig, one = _figure(ax, figsize=(8, 4.5))
+        panels = dict.fromkeys(present, one)
+
+    for b in present:
+        a = panels[b]
+        color = BAND_COLORS.get(b, "0.4")
+        for is_det, label_suffix in ((True, ""), (False, " forced")):
+            sel = (bands == b) & (det == is_det) & np.isfinite(y)
+            if not sel.any():
+                continue
+            a.errorbar(
+                t[sel],
+                y[sel],
+                yerr=yerr[sel],
+                fmt="o",
+                ms=5 if is_det else 4,
+                color=color,
+                mfc=color if is_det else "none",
+                alpha=1.0 if is_det else 0.6,
+                lw=0.8,
+                label=f"{b}{label_suffix}",
+            )
+        if per_band:
+            a.set_ylabel(b)
+    axes_list = list(dict.fromkeys(panels.values()))
+    for a in axes_list:
+        if mag:
+            a.invert_yaxis()
+        else:
+            a.axhline(0, color="0.7", lw=0.5)
+    axes_list[-1].set_xlabel(xlabel)
+    if per_band:
+        fig.supylabel(ylabel)
+    else:
+        axes_list[0].set_ylabel(ylabel)
+        axes_list[0].legend(fontsize="small", ncol=2)
+    if title:
+        (fig.suptitle if per_band else axes_list[0].set_title)(title)
+    return fig
+
+
+def _values(data: Any, column: str | None) -> np.ndarray:
+    if isinstance(data, pl.DataFrame | pl.LazyFrame):
+        if column is None:
+            raise ValueError("pass column= when giving a frame")
+        return _frame(data)[column].to_numpy()
+    if isinstance(data, pl.Series):
+        return data.to_numpy()
+    return np.asarray(data)
+
+
+def plot_redshift_hist(
+    data: Any,
+    column: str = "REDSHIFT_FINAL",
+    *,
+    by: str | None = None,
+    bins: int | Sequence[float] = 30,
+    ax: Axes | None = None,
+) -> Figure:
+    """Histogram of redshifts (a frame's ``column`` or an array); ``by`` overlays one step
+    histogram per value of that column (e.g. a model or class column). Values < 0 (the -9
+    "unknown" sentinel) are left out."""
+    fig, ax = _figure(ax, figsize=(7, 4))
+    if by is not None:
+        df = _frame(data)
+        edges = np.histogram_bin_edges(df.filter(pl.col(column) >= 0)[column].to_numpy(), bins=bins)
+        for (key,), part in df.group_by(by, maintain_order=True):
+            z = part[column].to_numpy()
+            ax.hist(z[z >= 0], bins=edges, histtype="step", lw=1.5, label=str(key))
+        ax.legend(title=by, fontsize="small")
+    else:
+        z = _values(data, column).astype(float)
+        ax.hist(z[z >= 0], bins=bins, color="0.4")
+    ax.set_xlabel(column if isinstance(data, pl.DataFrame | pl.LazyFrame) else "redshift")
+    ax.set_ylabel("objects")
+    return fig
+
+
+def _class_label(value: int, kind: str) -> str:
+    if kind == "classid":
+        return f"{value} {taxonomy.class_name(value)}" if value in taxonomy.CLASSES else str(value)
+    if kind == "gentype":
+        cid = taxonomy.GENTYPE_TO_CLASSID.get(int(value))
+        return f"{value} {taxonomy.class_name(cid)}" if cid is not None else f"{value} (unmapped)"
+    return str(value)
+
+
+def plot_class_hist(
+    data: Any,
+    column: str | None = None,
+    *,
+    kind: str = "classid",
+    log: bool = False,
+    ax: Axes | None = None,
+) -> Figure:
+    """Bar chart of object counts per class. ``kind``: ``"classid"`` (labels from the taxonomy),
+    ``"gentype"`` (SNANA gentype, labelled with its classId name) or ``"label"`` (as is)."""
+    if kind not in ("classid", "gentype", "label"):
+        raise ValueError(f"kind must be 'classid', 'gentype' or 'label', not {kind!r}")
+    values = _values(data, column)
+    keys, counts = np.unique(values, return_counts=True)
+    labels = [_class_label(k, kind) if kind != "label" else str(k) for k in keys]
+    fig, ax = _figure(ax, figsize=(7, 0.3 * len(keys) + 1.5))
+    ax.barh(np.arange(len(keys)), counts, color="0.4", log=log)
+    ax.set_yticks(np.arange(len(keys)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("objects")
+    return fig
+
+
+def plot_confusion_matrix(
+    true: Any,
+    pred: Any = None,
+    *,
+    true_col: str = "true",
+    pred_col: str = "pred",
+    labels: Sequence[int] | None = None,
+    normalize: bool = True,
+    kind: str = "classid",
+    ax: Axes | None = None,
+) -> Figure:
+    """Confusion matrix of true vs predicted classes, rows = truth.
+
+    Give two arrays, or a frame with columns ``true_col``/``pred_col``. ``labels``: the classes
+    (order) to show, default all present; tick labels come from the taxonomy for ``kind="classid"``.
+    ``normalize``: rows sum to 1 (fraction of each true class); else counts.
+    """
+    if isinstance(true, pl.DataFrame | pl.LazyFrame):
+        df = _frame(true)
+        y_true, y_pred = df[true_col].to_numpy(), df[pred_col].to_numpy()
+    else:
+        if pred is None:
+            raise ValueError("pass pred= (predicted classes) with a true-class array")
+        y_true, y_pred = _values(true, None), _values(pred, None)
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"true and pred differ in length ({len(y_true)} vs {len(y_pred)})")
+    classes = list(labels) if labels is not None else sorted(set(y_true) | set(y_pred))
+    index = {c: i for i, c in enumerate(classes)}
+    n = len(classes)
+    matrix = np.zeros((n, n), dtype=float)
+    keep = np.array([a in index and b in index for a, b in zip(y_true, y_pred, strict=True)])
+    ti = np.array([index[a] for a in y_true[keep]], dtype=int)
+    pi = np.array([index[b] for b in y_pred[keep]], dtype=int)
+    np.add.at(matrix, (ti, pi), 1)
+    if normalize:
+        rows = matrix.sum(axis=1, keepdims=True)
+        matrix = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
+    names = [_class_label(c, kind) if kind != "label" else str(c) for c in classes]
+    fig, ax = _figure(ax, figsize=(0.5 * n + 3, 0.5 * n + 2.5))
+    im = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    ax.set_xticks(range(n), names, rotation=90)
+    ax.set_yticks(range(n), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(n):
+        for j in range(n):
+            v = matrix[i, j]
+            if v:
+                text = f"{v:.2f}" if normalize else f"{int(v)}"
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if v > 0.6 * (matrix.max() or 1) else "black",
+                )
+    fig.colorbar(im, ax=ax, label="fraction of true class" if normalize else "count")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,180 @@
+"""Build the offline sample: simulate every model, write all four forms, publish atomically.
+
+Steps (into a temporary directory next to ``out``, renamed into place at the end):
+
+1. per model (one at a time, so memory stays bounded by the largest model): simulate the test
+   set, write ``ELASTICC2/ELASTICC2_FINAL_<model>/`` (SNANA FITS) and
+   ``ELASTICC2_parquet/<model>.parquet``; simulate and write the smaller training set
+   ``ELASTICC2_TRAINING_SAMPLE_2/ELASTICC2_TRAIN_02_<model>/`` (own seed offset, own SNIDs);
+2. alerts, broker messages and the TOM database from the test set
+   (:func:`elasticc_tutorial.sample.alerts_writer.write_alerts_and_database`);
+3. ``MANIFEST.json`` (build parameters and the sha256 of every file except ``tomdb/``), last;
+4. rename the temporary directory to ``out`` (with ``force``, the old ``out`` is moved aside
+   first and deleted after the rename). Any error or interrupt removes the temporary directory,
+   so ``out`` is either the previous content or a complete sample.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from tqdm import tqdm
+
+from elasticc_tutorial import __version__
+from elasticc_tutorial.sample.campaign import ModelSample
+from elasticc_tutorial.sample.layouts import DUMP_VARNAMES_FINAL, DUMP_VARNAMES_TRAIN
+from elasticc_tutorial.sample.models import MODELS as _SPECS
+from elasticc_tutorial.sample.parquet_writer import write_parquet
+from elasticc_tutorial.sample.simulate import simulate_model
+from elasticc_tutorial.sample.snana_writer import write_model
+
+__all__ = [
+    "DEFAULT_OBJECTS_PER_MODEL",
+    "DEFAULT_SEED",
+    "MANIFEST",
+    "MODELS",
+    "build",
+    "training_objects",
+]
+
+log = logging.getLogger(__name__)
+
+#: The simulated SNANA model names (one or two per ELAsTiCC2 leaf class with a model).
+MODELS: tuple[str, ...] = tuple(_SPECS)
+DEFAULT_OBJECTS_PER_MODEL = 25
+DEFAULT_SEED = 20231115  # ELAsTiCC2 started streaming in mid-November 2023
+MANIFEST = "MANIFEST.json"
+FINAL_DIR = "ELASTICC2"
+TRAIN_DIR = "ELASTICC2_TRAINING_SAMPLE_2"
+PARQUET_DIR = "ELASTICC2_parquet"
+FINAL_PREFIX = "ELASTICC2_FINAL_"
+TRAIN_PREFIX = "ELASTICC2_TRAIN_02_"
+_TRAIN_SNID_OFFSET = 1_000_000_000
+# the alert/DB writer reads only these PHOT columns; scale builds pass just these to save memory
+_SLIM_PHOT = ("SNID", "MJD", "BAND", "PHOTFLAG", "FLUXCAL", "FLUXCALERR")
+
+
+def training_objects(objects_per_model: int) -> int:
+    """Objects per model in the training set: a quarter of the test set, at least 2."""
+    return max(2, math.ceil(objects_per_model / 4))
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _manifest(root: Path, params: dict) -> None:
+    files = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if rel == MANIFEST or rel.split("/")[0] == "tomdb":
+            continue
+        files[rel] = _sha256(path)
+    data = {**params, "files": files}
+    (root / MANIFEST).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def _check_out(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise FileExistsError(
+            f"--out {out} is not empty; use --force to replace it (its content will be deleted)"
+        )
+
+
+def build(
+    out: Path,
+    *,
+    objects_per_model: int = DEFAULT_OBJECTS_PER_MODEL,
+    seed: int = DEFAULT_SEED,
+    force: bool = False,
+    database_url: str | None = None,
+    scale: int | None = None,
+    progress: bool = True,
+) -> Path:
+    """Build the synthetic ELAsTiCC2 sample into ``out`` and return ``out``.
+
+    ``scale`` (benchmarks) overrides ``objects_per_model``. Raises ``FileExistsError`` for a
+    non-empty ``out`` without ``force`` and ``ValueError`` for bad arguments.
+    """
+    out = Path(out).expanduser().absolute()
+    n = scale if scale is not None else objects_per_model
+    if not isinstance(n, int) or n < 1:
+        what = "scale" if scale is not None else "objects_per_model"
+        raise ValueError(f"{what} must be a positive integer, got {n!r}")
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    _check_out(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        samples = _write_snana_and_parquet(tmp, n, seed, slim=scale is not None, progress=progress)
+        from elasticc_tutorial.sample.alerts_writer import write_alerts_and_database
+
+        write_alerts_and_database(
+            samples, tmp, seed=seed, database_url=database_url, progress=progress
+        )
+        del samples
+        params = {
+            "format": "elasticc-tutorial-sample",
+            "package_version": __version__,
+            "seed": seed,
+            "objects_per_model": n,
+            "training_objects_per_model": training_objects(n),
+            "scale": scale,
+            "models": list(MODELS),
+            "database": "external" if database_url else "tomdb",
+        }
+        _manifest(tmp, params)
+        _publish(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Rename ``tmp`` to ``out``; an existing ``out`` is moved aside first, deleted after."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.replace(out, old / "x")
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_snana_and_parquet(
+    root: Path, n: int, seed: int, *, slim: bool, progress: bool
+) -> list[ModelSample]:
+    samples: list[ModelSample] = []
+    n_train = training_objects(n)
+    bar = tqdm(MODELS, desc="simulate models", unit="model", disable=not progress)
+    for ordinal, model in enumerate(bar):
+        bar.set_postfix_str(model)
+        base = (ordinal + 1) * 10_000_000
+        s = simulate_model(model, n, seed, snid_base=base)
+        write_model(s, root / FINAL_DIR / f"{FINAL_PREFIX}{model}", FINAL_PREFIX,
+                    DUMP_VARNAMES_FINAL, seed=seed)  # fmt: skip
+        write_parquet(s, root / PARQUET_DIR / f"{model}.parquet")
+        t = simulate_model(model, n_train, seed, snid_base=_TRAIN_SNID_OFFSET + base, seed_offset=1)
+        write_model(t, root / TRAIN_DIR / f"{TRAIN_PREFIX}{model}", TRAIN_PREFIX,
+                    DUMP_VARNAMES_TRAIN, seed=seed)  # fmt: skip
+        del t
+        if slim:
+            s = ModelSample(s.model, s.gentype, s.head, s.phot.select(_SLIM_PHOT), s.truth)
+        samples.append(s)
+    log.info("simulated %d models x %d objects", len(MODELS), n)
+    return samples

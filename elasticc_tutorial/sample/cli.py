@@ -1,0 +1,64 @@
+"""``elasticc-tutorial sample build``: build the offline synthetic ELAsTiCC2 sample."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from elasticc_tutorial.sample.build import DEFAULT_OBJECTS_PER_MODEL, DEFAULT_SEED, MODELS
+
+__all__ = ["add_cli"]
+
+
+def _default_out() -> Path:
+    from elasticc_tutorial import paths
+
+    return paths.sample_dir()
+
+
+def add_cli(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``sample build``."""
+    sample = subparsers.add_parser("sample", help="the offline synthetic ELAsTiCC2 sample")
+    sub = sample.add_subparsers(dest="sample_command", metavar="SUBCOMMAND", required=True)
+    p = sub.add_parser(
+        "build",
+        help="simulate and write the sample (SNANA FITS, Parquet, alerts, TOM database)",
+        description=(
+            f"Simulate {len(MODELS)} SNANA models with an LSST-like cadence and write the sample "
+            "directory: ELASTICC2/, ELASTICC2_TRAINING_SAMPLE_2/, ELASTICC2_parquet/, "
+            "ELASTICC2_ALERTS/, ELASTICC2_BROKER_MESSAGES/, tomdb/ and MANIFEST.json."
+        ),
+    )
+    p.add_argument("--out", type=Path, default=None,
+                   help="sample directory (default: $ELASTICC_TUTORIAL_SAMPLE or the user cache)")  # fmt: skip
+    p.add_argument("--objects-per-model", type=int, default=DEFAULT_OBJECTS_PER_MODEL,
+                   help=f"objects per model in the test set (default {DEFAULT_OBJECTS_PER_MODEL})")  # fmt: skip
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    p.add_argument("--force", action="store_true", help="replace a non-empty --out")
+    p.add_argument("--scale", type=int, default=None, metavar="N",
+                   help="benchmark mode: N objects per model, streamed model by model")  # fmt: skip
+    p.add_argument("--database-url", default=None,
+                   help="load the TOM tables into this PostgreSQL database instead of OUT/tomdb")  # fmt: skip
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_run_build)
+
+
+def _run_build(args: argparse.Namespace) -> int:
+    from elasticc_tutorial.cli import CliError
+    from elasticc_tutorial.sample.build import build
+
+    out = args.out if args.out is not None else _default_out()
+    try:
+        result = build(
+            out,
+            objects_per_model=args.objects_per_model,
+            seed=args.seed,
+            force=args.force,
+            database_url=args.database_url,
+            scale=args.scale,
+            progress=not args.no_progress,
+        )
+    except (FileExistsError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    print(result)
+    return 0

@@ -1,0 +1,140 @@
+"""elasticc_tutorial.plots: each function draws what it is given (checked on the artists)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import polars as pl
+import pytest
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+
+from elasticc_tutorial import plots
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+LC = pl.DataFrame(
+    {
+        "MJD": [60000.0, 60001.0, 60002.0, 60003.0, 60004.0],
+        "BAND": ["g", "r", "g", "r", "u"],
+        "FLUXCAL": [10.0, 100.0, 50.0, -5.0, 20.0],
+        "FLUXCALERR": [1.0, 2.0, 1.0, 1.0, 1.0],
+        "PHOTFLAG": [0, 6144, 4096, 0, 0],
+    }
+)
+
+
+def test_desc_band_colours():
+    assert plots.BAND_COLORS == {
+        "u": "#cc0ccc",
+        "g": "#00cc44",
+        "r": "#cc0000",
+        "i": "#ff4400",
+        "z": "#886600",
+        "Y": "#442200",
+    }
+
+
+def _points(fig: Figure) -> dict[str, tuple[np.ndarray, np.ndarray, str, str]]:
+    """label -> (x, y, line colour, marker face colour) of every errorbar series."""
+    out = {}
+    for ax in fig.axes:
+        for container in ax.containers:
+            line = container.lines[0]
+            out[container.get_label()] = (
+                np.asarray(line.get_xdata()),
+                np.asarray(line.get_ydata()),
+                to_hex(line.get_color()),
+                line.get_markerfacecolor(),
+            )
+    return out
+
+
+def test_lightcurve_flux_detections_and_colours():
+    fig = plots.plot_lightcurve(LC, title="SN 1")
+    assert isinstance(fig, Figure)
+    pts = _points(fig)
+    assert set(pts) == {"g", "g forced", "r", "r forced", "u forced"}
+    assert pts["r"][0].tolist() == [60001.0] and pts["r"][1].tolist() == [100.0]
+    assert pts["g forced"][0].tolist() == [60000.0]
+    assert pts["r"][2] == "#cc0000" and pts["u forced"][2] == "#cc0ccc"
+    assert pts["u forced"][3] == "none"  # forced points are open markers
+    assert fig.axes[0].get_title() == "SN 1"
+
+
+def test_lightcurve_mag_relative_per_band():
+    fig = plots.plot_lightcurve(LC, mag=True, relative_to_peak=True, per_band=True)
+    assert len(fig.axes) == 3  # u, g, r panels
+    pts = _points(fig)
+    # Peak = brightest detection (r at 60001, flux 100): t = 0 there, mag = 27.5 - 5 = 22.5.
+    assert pts["r"][0].tolist() == [0.0]
+    assert pts["r"][1].tolist() == pytest.approx([22.5])
+    assert "r forced" not in pts  # the negative forced flux has no magnitude
+    assert fig.axes[0].yaxis_inverted()
+
+
+def test_lightcurve_alert_columns():
+    sources = pl.DataFrame(
+        {
+            "midPointTai": [1.0, 2.0],
+            "filterName": ["i", "z"],
+            "psFlux": [3631.0, 100.0],
+            "psFluxErr": [1.0, 1.0],
+        }
+    )
+    fig = plots.plot_lightcurve(sources, mag=True)
+    pts = _points(fig)
+    assert pts["i"][1].tolist() == pytest.approx([31.4 - 2.5 * np.log10(3631.0)])
+    assert pts["z"][2] == "#886600"
+    with pytest.raises(ValueError, match="needs columns"):
+        plots.plot_lightcurve(pl.DataFrame({"x": [1]}))
+    with pytest.raises(ValueError, match="empty"):
+        plots.plot_lightcurve(LC.clear())
+
+
+def test_redshift_hist():
+    df = pl.DataFrame(
+        {"REDSHIFT_FINAL": [0.1, 0.2, 0.2, -9.0, 0.9], "model": ["a", "a", "b", "b", "b"]}
+    )
+    fig = plots.plot_redshift_hist(df, bins=[0, 0.5, 1.0])
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    assert heights == [3, 1]  # the -9 sentinel is dropped
+    fig = plots.plot_redshift_hist(df, by="model", bins=2)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["a", "b"]
+    fig = plots.plot_redshift_hist(np.array([0.5, 0.6]), bins=1)
+    assert [p.get_height() for p in fig.axes[0].patches] == [2]
+
+
+def test_class_hist_labels():
+    fig = plots.plot_class_hist(pl.DataFrame({"c": [2222, 2222, 2332]}), "c")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["2222 Ia", "2332 AGN"]
+    assert [p.get_width() for p in ax.patches] == [2, 1]
+    fig = plots.plot_class_hist([50, 82, 71], kind="gentype")
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["50 KN", "71 (unmapped)", "82 M-dwarf Flare"]
+
+
+def test_confusion_matrix():
+    df = pl.DataFrame({"true": [2222, 2222, 2222, 2232], "pred": [2222, 2222, 2232, 2232]})
+    fig = plots.plot_confusion_matrix(df)
+    ax = fig.axes[0]
+    assert np.allclose(ax.images[0].get_array(), [[2 / 3, 1 / 3], [0, 1]])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2222 Ia", "2232 KN"]
+    fig = plots.plot_confusion_matrix(
+        np.array([1, 1, 2]), np.array([1, 2, 2]), normalize=False, kind="label", labels=[2, 1]
+    )
+    assert np.array_equal(fig.axes[0].images[0].get_array(), [[1, 0], [1, 1]])
+    with pytest.raises(ValueError, match="length"):
+        plots.plot_confusion_matrix([1, 2], [1])
+    with pytest.raises(ValueError, match="pred="):
+        plots.plot_confusion_matrix([1, 2])

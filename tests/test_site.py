@@ -1,0 +1,172 @@
+"""The static site: built with ``jupyter-book build -W --keep-going`` and opened in headless Chromium.
+
+The browser is Debian's ``/usr/bin/chromium`` driven by playwright (playwright's own browser download
+needs the internet). Without it the browser test is skipped locally and fails in CI (``CI=true``).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import struct
+import threading
+from pathlib import Path
+from urllib.parse import urldefrag, urljoin, urlparse
+
+import nbformat
+import pytest
+
+from elasticc_tutorial import book
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT_DOC = "book/06_taxonomy"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """The site built from the committed outputs; returns ``_build/html``."""
+    out = tmp_path_factory.mktemp("site")
+    return book.build_site(ROOT, out)  # -W --keep-going: any warning fails the build
+
+
+def _source_title(doc: str) -> str:
+    """The ``# Title`` of a toc page, read from its source."""
+    src = book.document_source(ROOT, doc)
+    if src.suffix == ".ipynb":
+        text = nbformat.read(src, as_version=4).cells[0].source
+    else:
+        text = src.read_text(encoding="utf-8")
+    return next(line[2:].strip() for line in text.splitlines() if line.startswith("# "))
+
+
+def _stored_images(doc: str) -> int:
+    src = book.document_source(ROOT, doc)
+    if src.suffix != ".ipynb":
+        return 0
+    nb = nbformat.read(src, as_version=4)
+    return sum(
+        "image/png" in out.get("data", {})
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
+    )
+
+
+def test_site_builds_every_toc_page(site):
+    assert (site / "index.html").is_file()
+    assert book.verify_site(ROOT, site) == []
+    for doc in book.toc_documents(ROOT):
+        _, titles = book.page_content((site / f"{doc}.html").read_text(encoding="utf-8"))
+        assert titles[0] == _source_title(doc), doc
+    assert not list((site / "reports").glob("*.err.log")), "a notebook failed to render"
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass  # keep pytest's output clean
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; the CI must run the browser test")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.mark.browser
+def test_every_chapter_renders_in_chromium(browser, server, tmp_path):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    failed: list[str] = []
+    page.on(
+        "response",
+        lambda r: (
+            failed.append(f"{r.status} {r.url}")
+            if r.url.startswith(server) and r.status >= 400
+            else None
+        ),
+    )
+    links: set[str] = set()
+    for doc in book.toc_documents(ROOT):
+        url = urljoin(server, f"{doc}.html")
+        response = page.goto(url, wait_until="load")
+        assert response is not None and response.status == 200, url
+        article = page.locator("article.bd-article")
+        assert article.locator("h1").first.inner_text().strip().rstrip("#").strip() == (
+            _source_title(doc)
+        )
+        images = article.locator("img")
+        assert images.count() >= _stored_images(doc), f"{doc}: figures missing"
+        broken = page.evaluate(
+            """() => Array.from(document.querySelectorAll('article.bd-article img'))
+                  .filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.src)"""
+        )
+        assert broken == [], f"{doc}: images that did not load: {broken}"
+        dropdowns = article.locator(".admonition.dropdown")
+        if dropdowns.count():
+            # sphinx-togglebutton's JavaScript ran: solutions start folded and open on a click
+            solution = dropdowns.first.locator(":scope > :not(.admonition-title)").first
+            assert not solution.is_visible(), f"{doc}: exercise solution shown unfolded"
+            dropdowns.first.locator(".admonition-title").click()
+            solution.wait_for(state="visible", timeout=5000)
+        for href in page.evaluate(
+            "() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"
+        ):
+            target = urldefrag(href).url
+            if target.startswith(server) and urlparse(target).path:
+                links.add(target)
+        if doc == SCREENSHOT_DOC:
+            shot = tmp_path / "chapter.png"
+            page.screenshot(path=str(shot), full_page=False)
+    assert failed == [], f"same-site requests failed: {failed}"
+
+    bad_links = []
+    for target in sorted(links):
+        status = page.request.get(target).status
+        if status != 200:
+            bad_links.append(f"{status} {target}")
+    assert bad_links == [], f"internal links that do not resolve: {bad_links}"
+    assert len(links) >= len(book.toc_documents(ROOT))  # at least the navigation
+
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])
+    assert (width, height) == (1280, 900)
+    assert len(png) > 20_000, "the screenshot is suspiciously small (blank page?)"
+    page.close()

@@ -1,0 +1,462 @@
+"""elasticc_tutorial.snana (and its FITS reader) against a direct astropy read of the real ELAsTiCC2
+1 % training files, synthetic edge cases and corrupt copies."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from astropy.io import fits
+
+from elasticc_tutorial import snana
+from elasticc_tutorial.fitstable import FitsFormatError, read_bintable
+
+REAL = Path("/work/shared/reference/elasticc2-train-1percent")
+PREFIX = "ELASTICC2_TRAIN_01_1percent_"
+MODELS = ["KN_K17", "Mdwarf-flare", "SNIb-Templates"]
+real = pytest.mark.skipif(not REAL.is_dir(), reason="real ELAsTiCC2 1% files not available")
+
+
+def _strip(values) -> list[str]:
+    return [v.decode().rstrip() if isinstance(v, bytes) else str(v).rstrip() for v in values]
+
+
+@pytest.fixture(scope="module")
+def astropy_model():
+    """Per model: HEAD rows and the light curves cut by a per-object astropy loop."""
+    out = {}
+    if not REAL.is_dir():
+        return out
+    for model in MODELS:
+        directory = REAL / f"{PREFIX}{model}"
+        heads, points = [], []
+        for head_path in sorted(directory.glob("*_HEAD.FITS.gz")):
+            phot_path = head_path.with_name(head_path.name.replace("_HEAD", "_PHOT"))
+            with fits.open(head_path) as hh, fits.open(phot_path) as ph:
+                head = hh[1].data
+                phot = ph[1].data
+                assert hh[0].header["PHOTFILE"] == phot_path.name.removesuffix(".gz")
+                heads.append(head)
+                for row in head:
+                    lo, hi = int(row["PTROBS_MIN"]), int(row["PTROBS_MAX"])
+                    block = phot[lo - 1 : hi]
+                    # The row after each block is the -777 separator.
+                    assert phot["MJD"][hi] == -777.0
+                    points.append((int(row["SNID"].strip()), block))
+        out[model] = (heads, points)
+    return out
+
+
+@real
+def test_models_and_prefix():
+    assert snana.detect_prefix(REAL) == PREFIX
+    assert snana.list_models(REAL) == MODELS
+    assert snana.list_models(REAL, prefix=PREFIX) == MODELS
+    assert snana.model_dir(REAL, "KN_K17") == REAL / f"{PREFIX}KN_K17"
+    assert [p.num for p in snana.file_pairs(REAL / f"{PREFIX}KN_K17")] == list(range(1, 41))
+
+
+@real
+@pytest.mark.parametrize("model", MODELS)
+def test_head_matches_astropy(model, astropy_model):
+    heads, _ = astropy_model[model]
+    head = snana.read_head(REAL, model, with_file_num=True)
+    expected_rows = sum(len(h) for h in heads)
+    assert head.height == expected_rows
+    assert head.schema["SNID"] == pl.Int64
+    assert head.schema["PEAKMJD"] == pl.Float32  # stored as 1E
+    assert head.schema["RA"] == pl.Float64
+    assert head.schema["NOBS"] == pl.Int32
+    assert head["FILE_NUM"].unique().sort().to_list() == [
+        i + 1 for i, h in enumerate(heads) if len(h)
+    ]
+    names = heads[0].columns.names
+    assert [c for c in head.columns if c != "FILE_NUM"] == names
+    for name in names:
+        ref = np.concatenate([np.asarray(h[name]) for h in heads])
+        got = head[name].to_numpy()
+        if ref.dtype.kind in "SU":
+            ref_list = _strip(ref)
+            if name == "SNID":
+                assert got.tolist() == [int(v) for v in ref_list]
+            else:
+                assert got.tolist() == ref_list
+        else:
+            assert np.array_equal(got, ref.astype(ref.dtype.newbyteorder("=")), equal_nan=True), (
+                name
+            )
+
+
+@real
+@pytest.mark.parametrize("model", MODELS)
+def test_lightcurves_match_astropy(model, astropy_model):
+    _, points = astropy_model[model]
+    lc = snana.read_lightcurves(REAL, model)
+    assert lc.height == sum(len(b) for _, b in points)
+    assert (lc["MJD"] != -777.0).all()
+    assert set(lc["BAND"].unique()) <= set("ugrizY")
+    expected_snid = np.concatenate([np.full(len(b), s) for s, b in points])
+    assert np.array_equal(lc["SNID"].to_numpy(), expected_snid)
+    for name in points[0][1].names:
+        ref = np.concatenate([np.asarray(b[name]) for _, b in points])
+        got = lc[name].to_numpy()
+        if ref.dtype.kind in "SU":
+            assert got.tolist() == _strip(ref), name
+        else:
+            assert np.array_equal(got, ref.astype(ref.dtype.newbyteorder("="))), name
+    # Time order within each object.
+    assert lc.select((pl.col("MJD").diff().over("SNID").fill_null(0) >= 0).all()).item()
+
+
+@real
+@pytest.mark.parametrize("model", MODELS)
+def test_single_object_equals_slice(model):
+    lc = snana.read_lightcurves(REAL, model)
+    head = snana.read_head(REAL, model)
+    for snid in head["SNID"].gather([0, head.height // 2, head.height - 1]).to_list():
+        one = snana.read_lightcurve(REAL, model, snid)
+        assert one.height == head.filter(pl.col("SNID") == snid)["NOBS"].item()
+        assert one.equals(lc.filter(pl.col("SNID") == snid))
+    one = snana.read_lightcurve(REAL, model, snid, columns=["BAND", "FLUXCAL"])
+    assert one.columns == ["SNID", "BAND", "FLUXCAL"]
+
+
+@real
+@pytest.mark.parametrize("model", MODELS)
+def test_truth(model):
+    truth = snana.read_truth(REAL, model)
+    head = snana.read_head(REAL, model, columns=["SNID", "NOBS"])
+    assert truth.height == head.height
+    assert truth.columns[:4] == ["SNID", "LIBID", "SIM_SEARCHEFF_MASK", "GENTYPE"]
+    assert len(truth.columns) == 35
+    assert truth.schema["SNID"] == pl.Int64
+    assert truth.schema["GENTYPE"] == pl.Int64
+    assert truth.schema["ZCMB"] == pl.Float64
+    assert set(truth["SNID"]) == set(head["SNID"])
+    joined = head.join(truth, on="SNID", suffix="_T")
+    assert (joined["NOBS"] == joined["NOBS_T"]).all()
+    gentypes = {"KN_K17": {50}, "Mdwarf-flare": {82}, "SNIb-Templates": {20}}[model]
+    assert set(truth["GENTYPE"]) == gentypes
+
+
+@real
+def test_truth_values_typed_from_file():
+    truth = snana.read_truth(REAL, "KN_K17")
+    # First SN: row of the KN_K17 DUMP (typed from the file).
+    row = truth.row(0, named=True)
+    assert row["SNID"] == 701704
+    assert row["GENTYPE"] == 50
+    assert row["ZCMB"] == pytest.approx(7.69065e-02)
+    assert row["PEAKMJD"] == pytest.approx(60477.114)
+    assert row["GALID"] == 8000000585
+    assert row["NOBS"] == 140
+
+
+@real
+def test_aggregated_and_joined():
+    lc = snana.read_lightcurves(REAL, "KN_K17")
+    agg = snana.read_lightcurves(REAL, "KN_K17", agg=True, include_head=True, include_truth=True)
+    head = snana.read_head(REAL, "KN_K17")
+    assert agg.height == head.height
+    assert agg["SNID"].to_list() == head["SNID"].to_list()
+    assert agg.schema["MJD"] == pl.List(pl.Float64)
+    assert (agg["MJD"].list.len() == agg["NOBS"]).all()
+    assert "GENTYPE" in agg.columns and "NOBS_TRUTH" in agg.columns
+    assert agg.explode([c for c in lc.columns if c != "SNID"]).select(lc.columns).equals(lc)
+
+
+@real
+def test_file_num_and_columns():
+    part = snana.read_lightcurves(REAL, "SNIb-Templates", file_num=3, columns=["BAND", "FLUXCAL"])
+    assert part.columns == ["SNID", "BAND", "FLUXCAL"]
+    head3 = snana.read_head(REAL, "SNIb-Templates", file_num=3)
+    assert set(part["SNID"]) == set(head3["SNID"])
+    assert part.height == head3["NOBS"].sum()
+    with pytest.raises(snana.SnanaError, match="file number"):
+        snana.read_head(REAL, "SNIb-Templates", file_num=99)
+
+
+@real
+def test_fits_reader_matches_astropy_all_files():
+    for path in sorted(REAL.glob("*/*.FITS.gz")):
+        table = read_bintable(path)
+        with fits.open(path) as hdul:
+            assert table.header["EXTNAME"] == hdul[1].name
+            assert table.nrows == len(hdul[1].data)
+            for name in hdul[1].columns.names:
+                ref = hdul[1].data[name]
+                if ref.dtype.kind in "SU":
+                    assert _strip(table.data[name]) == _strip(ref)
+                else:
+                    assert np.array_equal(table.data[name], ref)
+
+
+@real
+def test_partial_rows_read():
+    path = next((REAL / f"{PREFIX}KN_K17").glob("*-0001_PHOT.FITS.gz"))
+    with fits.open(path) as hdul:
+        ref = hdul[1].data["MJD"][5:12]
+    assert np.array_equal(read_bintable(path, "Photometry", rows=(5, 12)).data["MJD"], ref)
+
+
+# --------------------------------------------------------------------------------------------------
+# Synthetic files: pointer convention, legacy names, ZP_FLUXCAL, uncompressed, astropy fallback
+
+PHOT_ROWS = [
+    # (MJD, BAND, FLUXCAL, PHOTFLAG): object 11 (2 points), separator, object 22 (3 points), separator
+    (60001.0, "g ", 10.0, 0),
+    (60002.0, "r ", 20.0, 4096),
+    (-777.0, "- ", -777.0, 0),
+    (60003.0, "i ", 30.0, 6144),
+    (60004.0, "Y ", 40.0, 4096),
+    (60005.0, "u ", 50.0, 0),
+    (-777.0, "- ", -777.0, 0),
+]
+
+
+def _write_pair(
+    directory: Path,
+    *,
+    band_name="BAND",
+    dec_name="DEC",
+    zp=None,
+    gz=True,
+    pointers=((1, 2), (4, 6)),
+    drop_phot_column=None,
+    phot_rows=PHOT_ROWS,
+    prefix="TEST_FINAL_",
+    model="Toy",
+    num=1,
+) -> Path:
+    model_dir = directory / f"{prefix}{model}"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    base = model_dir / f"{prefix}NONIaMODEL0-{num:04d}"
+    suffix = ".FITS.gz" if gz else ".FITS"
+    primary = fits.PrimaryHDU()
+    primary.header["PHOTFILE"] = f"{base.name}_PHOT.FITS"
+    if zp is not None:
+        primary.header["ZP_FLUXCAL"] = zp
+    snids = [11 * num, 22 * num]
+    head = fits.BinTableHDU.from_columns(
+        [
+            fits.Column("SNID", "16A", array=np.array([f"{s:<16d}" for s in snids])),
+            fits.Column("RA", "1D", array=[1.5, 2.5]),
+            fits.Column(dec_name, "1D", array=[-1.5, -2.5]),
+            fits.Column("NOBS", "1J", array=[hi - lo + 1 for lo, hi in pointers]),
+            fits.Column("PTROBS_MIN", "1J", array=[lo for lo, _ in pointers]),
+            fits.Column("PTROBS_MAX", "1J", array=[hi for _, hi in pointers]),
+            fits.Column("PEAKMJD", "1E", array=[60002.0, 60004.0]),
+        ],
+        name="Header",
+    )
+    cols = [
+        fits.Column("MJD", "1D", array=[r[0] for r in phot_rows]),
+        fits.Column(band_name, "2A", array=[r[1] for r in phot_rows]),
+        fits.Column("PHOTFLAG", "1J", array=[r[3] for r in phot_rows]),
+        fits.Column("FLUXCAL", "1E", array=[r[2] for r in phot_rows]),
+        fits.Column("FLUXCALERR", "1E", array=[1.0 for _ in phot_rows]),
+    ]
+    cols = [c for c in cols if c.name != drop_phot_column]
+    phot = fits.BinTableHDU.from_columns(cols, name="Photometry")
+    fits.HDUList([primary, head]).writeto(f"{base}_HEAD{suffix}", overwrite=True)
+    fits.HDUList([fits.PrimaryHDU(header=primary.header), phot]).writeto(
+        f"{base}_PHOT{suffix}", overwrite=True
+    )
+    return model_dir
+
+
+def test_pointer_convention_is_one_based_inclusive(tmp_path):
+    _write_pair(tmp_path)
+    lc = snana.read_lightcurves(tmp_path, "Toy")
+    assert lc["SNID"].to_list() == [11, 11, 22, 22, 22]
+    assert lc["MJD"].to_list() == [60001.0, 60002.0, 60003.0, 60004.0, 60005.0]
+    assert lc["BAND"].to_list() == ["g", "r", "i", "Y", "u"]
+    assert lc["FLUXCAL"].to_list() == [10.0, 20.0, 30.0, 40.0, 50.0]
+    one = snana.read_lightcurve(tmp_path, "Toy", 22)
+    assert one["MJD"].to_list() == [60003.0, 60004.0, 60005.0]
+    assert snana.detect_prefix(tmp_path) == "TEST_FINAL_"
+
+
+def test_legacy_names_uncompressed(tmp_path):
+    _write_pair(tmp_path, band_name="FLT", dec_name="DECL", gz=False)
+    head = snana.read_head(tmp_path, "Toy")
+    assert "DEC" in head.columns and "DECL" not in head.columns
+    assert head["SNID"].to_list() == [11, 22]
+    lc = snana.read_lightcurves(tmp_path, "Toy")
+    assert lc["BAND"].to_list() == ["g", "r", "i", "Y", "u"]
+    assert snana.read_lightcurve(tmp_path, "Toy", 11)["BAND"].to_list() == ["g", "r"]
+
+
+def test_zp_fluxcal_key(tmp_path):
+    with pytest.warns(fits.verify.VerifyWarning):  # astropy writes a HIERARCH card
+        _write_pair(tmp_path, zp=31.4)
+    lc = snana.read_lightcurves(tmp_path, "Toy")  # rescaled to 27.5 by default
+    factor = 10 ** ((27.5 - 31.4) / 2.5)
+    assert lc["FLUXCAL"].to_list() == pytest.approx(
+        [10 * factor, 20 * factor, 30 * factor, 40 * factor, 50 * factor], rel=1e-6
+    )
+    raw = snana.read_lightcurves(tmp_path, "Toy", zp=None)
+    assert raw["FLUXCAL"].to_list() == [10.0, 20.0, 30.0, 40.0, 50.0]
+    one = snana.read_lightcurve(tmp_path, "Toy", 11)
+    assert one["FLUXCAL"].to_list() == pytest.approx([10 * factor, 20 * factor], rel=1e-6)
+
+
+def test_out_of_order_points_are_sorted(tmp_path):
+    rows = list(PHOT_ROWS)
+    rows[3], rows[5] = rows[5], rows[3]
+    _write_pair(tmp_path, phot_rows=rows)
+    lc = snana.read_lightcurves(tmp_path, "Toy")
+    assert lc["MJD"].to_list() == [60001.0, 60002.0, 60003.0, 60004.0, 60005.0]
+    assert lc["BAND"].to_list() == ["g", "r", "i", "Y", "u"]
+    assert snana.read_lightcurve(tmp_path, "Toy", 22)["BAND"].to_list() == ["i", "Y", "u"]
+
+
+def test_scaled_column_falls_back_to_astropy(tmp_path):
+    model_dir = _write_pair(tmp_path)
+    head_path = next(model_dir.glob("*_HEAD.FITS.gz"))
+    with fits.open(head_path) as hdul:
+        cols = [*hdul[1].columns, fits.Column("FLAGS", "1J", bzero=2**31, array=[1, 2**32 - 1])]
+        table = fits.BinTableHDU.from_columns(cols, name="Header")
+        fits.HDUList([fits.PrimaryHDU(header=hdul[0].header), table]).writeto(
+            head_path, overwrite=True
+        )
+    head = snana.read_head(tmp_path, "Toy")
+    assert head["FLAGS"].to_list() == [1, 2**32 - 1]
+    assert head["SNID"].to_list() == [11, 22]
+
+
+# --------------------------------------------------------------------------------------------------
+# Bad input -> documented errors
+
+
+def test_missing_tree_and_unknown_names(tmp_path):
+    with pytest.raises(snana.SnanaFileNotFoundError, match="nowhere"):
+        snana.list_models(tmp_path / "nowhere")
+    _write_pair(tmp_path)
+    with pytest.raises(snana.SnanaError, match="ELASTICC2_FINAL_"):
+        snana.list_models(tmp_path, prefix="ELASTICC2_FINAL_")
+    with pytest.raises(snana.UnknownModelError, match="Toy"):
+        snana.read_head(tmp_path, "SNIa-SALT3")
+    with pytest.raises(snana.UnknownSnidError, match="12345"):
+        snana.read_lightcurve(tmp_path, "Toy", 12345)
+    with pytest.raises(snana.SnanaFileNotFoundError, match=r"\.DUMP"):
+        snana.read_truth(tmp_path, "Toy")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(snana.SnanaError, match="no SNANA model directories"):
+        snana.detect_prefix(empty)
+
+
+def test_several_prefixes_need_choice(tmp_path):
+    _write_pair(tmp_path)
+    _write_pair(tmp_path, prefix="OTHER_TRAIN_02_")
+    with pytest.raises(snana.SnanaError, match="several model prefixes"):
+        snana.list_models(tmp_path)
+    assert snana.list_models(tmp_path, prefix="OTHER_TRAIN_02_") == ["Toy"]
+
+
+def test_truncated_gzip(tmp_path):
+    model_dir = _write_pair(tmp_path)
+    phot = next(model_dir.glob("*_PHOT.FITS.gz"))
+    data = phot.read_bytes()
+    phot.write_bytes(data[: len(data) // 2])
+    with pytest.raises(FitsFormatError, match=r"PHOT\.FITS\.gz.*(truncated|corrupt)"):
+        snana.read_lightcurves(tmp_path, "Toy")
+
+
+@real
+def test_truncated_real_gzip(tmp_path):
+    src = REAL / f"{PREFIX}KN_K17"
+    dst = tmp_path / src.name
+    shutil.copytree(src, dst)
+    phot = dst / f"{PREFIX}NONIaMODEL0-0001_PHOT.FITS.gz"
+    phot.write_bytes(phot.read_bytes()[:-100])
+    with pytest.raises(FitsFormatError, match=r"0001_PHOT\.FITS\.gz"):
+        snana.read_lightcurves(tmp_path, "KN_K17", file_num=1)
+    # Corrupt (not truncated) compressed data.
+    head = dst / f"{PREFIX}NONIaMODEL0-0002_HEAD.FITS.gz"
+    raw = bytearray(head.read_bytes())
+    raw[200:260] = b"\xff" * 60
+    head.write_bytes(bytes(raw))
+    with pytest.raises(FitsFormatError, match=r"0002_HEAD\.FITS\.gz"):
+        snana.read_head(tmp_path, "KN_K17", file_num=2)
+
+
+def test_truncated_uncompressed(tmp_path):
+    model_dir = _write_pair(tmp_path, gz=False)
+    phot = next(model_dir.glob("*_PHOT.FITS"))
+    phot.write_bytes(phot.read_bytes()[:3000])
+    with pytest.raises(FitsFormatError, match="truncated"):
+        snana.read_lightcurves(tmp_path, "Toy")
+
+
+def test_missing_hdu(tmp_path):
+    model_dir = _write_pair(tmp_path)
+    phot = next(model_dir.glob("*_PHOT.FITS.gz"))
+    fits.PrimaryHDU().writeto(phot, overwrite=True)
+    with pytest.raises(FitsFormatError, match="Photometry"):
+        snana.read_lightcurves(tmp_path, "Toy")
+    not_fits = next(model_dir.glob("*_HEAD.FITS.gz"))
+    not_fits.write_bytes(gzip.compress(b"hello world" * 500))
+    with pytest.raises(FitsFormatError, match="not a FITS file"):
+        snana.read_head(tmp_path, "Toy")
+
+
+def test_missing_columns(tmp_path):
+    _write_pair(tmp_path, drop_phot_column="FLUXCAL")
+    with pytest.raises(FitsFormatError, match=r"lacks column\(s\) \['FLUXCAL'\]"):
+        snana.read_lightcurves(tmp_path, "Toy", columns=["BAND", "FLUXCAL"])
+    with pytest.raises(FitsFormatError, match="PTROBS_MIN"):
+        snana.read_head(tmp_path, "Toy", columns=["SNID", "PTROBS_MINX"])
+
+
+def test_missing_phot_file(tmp_path):
+    model_dir = _write_pair(tmp_path)
+    next(model_dir.glob("*_PHOT.FITS.gz")).unlink()
+    with pytest.raises(snana.SnanaFileNotFoundError, match="PHOT"):
+        snana.read_lightcurves(tmp_path, "Toy")
+    with pytest.raises(snana.SnanaFileNotFoundError, match="PHOT"):
+        snana.read_lightcurve(tmp_path, "Toy", 11)
+
+
+def test_pointers_outside_phot(tmp_path):
+    _write_pair(tmp_path, pointers=((1, 2), (4, 60)))
+    with pytest.raises(snana.PointerError, match="SNID 22"):
+        snana.read_lightcurves(tmp_path, "Toy")
+    with pytest.raises(snana.PointerError, match="SNID 22"):
+        snana.read_lightcurve(tmp_path, "Toy", 22)
+
+
+def test_pointers_over_separator(tmp_path):
+    _write_pair(tmp_path, pointers=((1, 3), (4, 6)))
+    with pytest.raises(snana.PointerError, match="separator"):
+        snana.read_lightcurves(tmp_path, "Toy")
+    with pytest.raises(snana.PointerError, match="separator"):
+        snana.read_lightcurve(tmp_path, "Toy", 11)
+
+
+def test_bad_dump(tmp_path):
+    dump = tmp_path / "x.DUMP"
+    dump.write_text("# comment\n\nVARNAMES: CID GENTYPE ZCMB\n\nSN: 1 10 0.5\nSN: 2 10\n")
+    with pytest.raises(snana.SnanaError, match="row 2 has 2 values, expected 3"):
+        snana.read_dump(dump)
+    dump.write_text("SN: 1 10 0.5\n")
+    with pytest.raises(snana.SnanaError, match="VARNAMES"):
+        snana.read_dump(dump)
+    dump.write_text("VARNAMES: CID GENTYPE ZCMB\nSN: 1 -9 -9\nSN: 2 10 0.25\n")
+    truth = snana.read_dump(dump)
+    assert truth.schema == {"SNID": pl.Int64, "GENTYPE": pl.Int64, "ZCMB": pl.Float64}
+    assert truth["GENTYPE"].to_list() == [-9, 10]
+    dump.write_text("VARNAMES: CID GENTYPE ZCMB\nSN: 1 -9 -9\nSN: 2 10 2.5e-01\n")
+    truth = snana.read_dump(dump, rename_cid=False)
+    assert truth.schema == {"CID": pl.Int64, "GENTYPE": pl.Int64, "ZCMB": pl.Float64}
+    assert truth["ZCMB"].to_list() == [-9.0, 0.25]
+    dump.write_text("VARNAMES: CID OTHER\nSN: 1 3\nSN: 2 4\n")
+    assert snana.read_dump(dump).schema == {"SNID": pl.Int64, "OTHER": pl.Int64}
+    dump.write_text("VARNAMES: CID GENTYPE\nSN: 1 3.5\n")
+    with pytest.raises(snana.SnanaError, match="GENTYPE should hold integers"):
+        snana.read_dump(dump)
