@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,11 +56,18 @@ def connect(url: str, **kwargs) -> psycopg.Connection:
 
 
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (safe to log or print)."""
+    """``url`` with any password replaced by ``***`` (safe to log or print).
+
+    Handles both URL (``postgresql://user:pw@host/db``) and key=value (``password=pw host=...``)
+    connection strings.
+    """
     from urllib.parse import urlsplit, urlunsplit
 
+    if "://" not in url:
+        return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", url, flags=re.I)
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    query = re.sub(r"(password=)[^&]*", r"\1***", parts.query, flags=re.I)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))

@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from elasticc_tutorial.fitstable import FitsFormatError, UnsupportedFitsError, read_bintable
 from elasticc_tutorial.photometry import ZP_FLUXCAL
@@ -232,11 +234,73 @@ def _select_pairs(directory: Path, file_num: int | Sequence[int] | None) -> list
 # FITS table -> polars
 
 
-def _convert(arr: np.ndarray, name: str) -> pl.Series:
+def _native(col: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+    """A contiguous, native-endian copy of a stored column (optionally gathered at ``idx``)."""
+    if col.dtype.kind == "S":
+        return np.ascontiguousarray(col if idx is None else col[idx])
+    native = col.dtype.newbyteorder("=")
+    if idx is None:
+        return col.astype(native)
+    out = col[idx]  # one gathered copy, byte-swapped in place
+    return out.byteswap(inplace=True).view(native) if out.dtype != native else out
+
+
+def _series(name: str, arr: np.ndarray) -> pl.Series:
     if arr.dtype.kind == "S":
-        # Fixed-width, blank-padded ASCII: strip in polars (vectorised), not in numpy.
-        return pl.Series(name, np.ascontiguousarray(arr)).cast(pl.String).str.strip_chars_end(" \0")
-    return pl.Series(name, arr.astype(arr.dtype.newbyteorder("="), copy=True))
+        # Fixed-width, blank-padded ASCII: wrap the bytes as an Arrow fixed-size binary array
+        # (no copy) and strip with Arrow compute; ~10x faster than going through polars Binary.
+        fixed = pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(arr.dtype.itemsize), len(arr), [None, pa.py_buffer(arr)]
+        )
+        text = pc.utf8_rtrim(fixed.cast(pa.binary()).cast(pa.string()), characters=" \0")
+        return pl.Series(name, pl.from_arrow(text), dtype=pl.String)
+    return pl.Series(name, arr)
+
+
+class _Columns:
+    """Accumulates native copies of the selected columns file by file (each decompressed file can
+    be dropped right after), then builds one polars frame: the per-column conversion and string
+    stripping happen once for all files. With ``total`` (the number of rows to come), the output
+    arrays are allocated once and filled in place: no concatenation copy."""
+
+    def __init__(self, columns: Sequence[str] | None, total: int | None = None) -> None:
+        self.columns = None if columns is None else list(columns)
+        self.total = total
+        self.parts: dict[str, list[np.ndarray]] = {}
+        self.out: dict[str, np.ndarray] = {}
+        self.filled = 0
+
+    def add(self, raw: _Raw, idx: np.ndarray | None = None) -> None:
+        names = raw.names(self.columns)
+        if self.columns is None:
+            self.columns = [c for c, _ in names]
+        if self.total is None:
+            for c, stored in names:
+                self.parts.setdefault(c, []).append(_native(raw.data[stored], idx))
+            return
+        n = raw.data.shape[0] if idx is None else len(idx)
+        lo, hi = self.filled, self.filled + n
+        for c, stored in names:
+            col = raw.data[stored]
+            dtype = col.dtype if col.dtype.kind == "S" else col.dtype.newbyteorder("=")
+            out = self.out.get(c)
+            if out is None or np.result_type(out.dtype, dtype) != out.dtype:
+                # First file, or a later file with a wider type (e.g. longer strings): (re)allocate.
+                grown = np.empty(self.total, dtype if out is None else np.result_type(out, dtype))
+                if out is not None:
+                    grown[:lo] = out[:lo]
+                self.out[c] = out = grown
+            out[lo:hi] = col if idx is None else col[idx]  # gather + byte swap into place
+        self.filled = hi
+
+    def frame(self) -> pl.DataFrame:
+        if self.total is not None:
+            if self.filled != self.total:
+                raise AssertionError(f"filled {self.filled} of {self.total} rows")
+            return pl.DataFrame([_series(c, a) for c, a in self.out.items()])
+        return pl.DataFrame(
+            [_series(c, p[0] if len(p) == 1 else np.concatenate(p)) for c, p in self.parts.items()]
+        )
 
 
 def _astropy_table(path: Path, extname: str) -> tuple[dict[str, Any], np.ndarray]:
@@ -291,37 +355,12 @@ def _read_raw(path: Path, extname: str, rows: tuple[int, int] | None = None) -> 
         return _Raw(path, extname, primary, data, len(full))
 
 
-def _frames(
-    raws: Sequence[_Raw], columns: Sequence[str] | None, take: Sequence[np.ndarray] | None = None
-) -> pl.DataFrame:
-    """Convert and concatenate tables; runs of files with one record layout are concatenated as
-    numpy records first, so the per-column conversion happens once, not once per file.
-    ``take``: per file, the row indices to keep (in that order)."""
-    out = []
-    i = 0
-    while i < len(raws):
-        j = i + 1
-        while j < len(raws) and raws[j].data.dtype == raws[i].data.dtype:
-            j += 1
-        names = raws[i].names(columns)
-        for r in raws[i + 1 : j]:
-            r.names(columns)
-        if j - i == 1:
-            data = raws[i].data
-            idx = None if take is None else take[i]
-        else:
-            data = np.concatenate([r.data for r in raws[i:j]])
-            idx = None
-            if take is not None:
-                offsets = np.cumsum([0] + [r.data.shape[0] for r in raws[i : j - 1]])
-                idx = np.concatenate([t + o for t, o in zip(take[i:j], offsets, strict=True)])
-        out.append(
-            pl.DataFrame([_convert(data[n] if idx is None else data[n][idx], c) for c, n in names])
-        )
-        i = j
-    if not out:
-        return pl.DataFrame()
-    return out[0] if len(out) == 1 else pl.concat(out, how="vertical_relaxed")
+def _frames(raws: Sequence[_Raw], columns: Sequence[str] | None) -> pl.DataFrame:
+    """Convert and concatenate whole tables (see :class:`_Columns`)."""
+    acc = _Columns(columns)
+    for raw in raws:
+        acc.add(raw)
+    return acc.frame()
 
 
 def _snid_to_int(frame: pl.DataFrame, where: object) -> pl.DataFrame:
@@ -333,6 +372,15 @@ def _snid_to_int(frame: pl.DataFrame, where: object) -> pl.DataFrame:
         bad = snid.filter(as_int.is_null()).head(3).to_list()
         raise SnanaError(f"{where}: SNID values are not integers (e.g. {bad})")
     return frame.with_columns(as_int.alias("SNID"))
+
+
+def _snid_array(raw: _Raw) -> np.ndarray:
+    """SNID column as int64 (numpy parses the blank-padded 16A strings directly)."""
+    stored = raw.names(["SNID"])[0][1]
+    try:
+        return raw.data[stored].astype(np.int64)
+    except ValueError:
+        return _snid_to_int(_frames([raw], ["SNID"]), raw.path)["SNID"].to_numpy()
 
 
 def read_head_file(path: str | Path, columns: Sequence[str] | None = None) -> pl.DataFrame:
@@ -485,15 +533,22 @@ def _row_index(
 def _light_curves(
     pairs: Sequence[FilePair], columns: Sequence[str] | None, zp: float | None
 ) -> pl.DataFrame:
-    """Long table of every object of ``pairs``: gather each file's rows by pointer, convert once."""
+    """Long table of every object of ``pairs``: per file, gather the rows by pointer (which drops
+    the separators) into native column arrays; convert to polars once at the end."""
     heads = [_read_raw(p.head, "Header") for p in pairs]
-    phots = [_read_raw(p.phot, "Photometry") for p in pairs]
-    takes, snids, scales = [], [], []
-    for head, phot in zip(heads, phots, strict=True):
+    for head in heads:
         for c, n in head.names(_POINTER_COLUMNS):
-            if head.data.dtype[n].kind not in "iuS":
-                raise FitsFormatError(f"{head.path}: column {c} is not an integer/string column")
-        snid = _snid_to_int(_frames([head], ["SNID"]), head.path)["SNID"].to_numpy()
+            if c != "SNID" and head.data.dtype[n].kind not in "iu":
+                raise FitsFormatError(f"{head.path}: column {c} is not an integer column")
+    total = sum(
+        int((h.data["PTROBS_MAX"].astype(np.int64) - h.data["PTROBS_MIN"] + 1).clip(0).sum())
+        for h in heads
+    )
+    acc = _Columns(columns, total)
+    snids, scales = [], []
+    for pair, head in zip(pairs, heads, strict=True):
+        phot = _read_raw(pair.phot, "Photometry")
+        snid = _snid_array(head)
         idx, obj = _row_index(
             head.data["PTROBS_MIN"], head.data["PTROBS_MAX"], phot.nrows, phot.path, snid
         )
@@ -510,12 +565,13 @@ def _light_curves(
         if len(mjd) > 1 and ((np.diff(mjd) < 0) & (obj[1:] == obj[:-1])).any():
             order = np.lexsort((mjd, obj))
             idx, obj = idx[order], obj[order]
-        takes.append(idx)
+        acc.add(phot, idx)
         snids.append(snid[obj])
         scales.append(np.full(len(idx), _zp_scale(phot.primary, zp)))
-    frame = _frames(phots, columns, takes)
+        del phot  # release this file's decompressed bytes before the next one
+    frame = acc.frame()
     frame = frame.insert_column(0, pl.Series("SNID", np.concatenate(snids), dtype=pl.Int64))
-    return _rescale(frame, np.concatenate(scales) if scales else 1.0)
+    return _rescale(frame, np.concatenate(scales))
 
 
 def read_lightcurves_file(
@@ -579,10 +635,20 @@ def read_lightcurves(
     return frame
 
 
-@lru_cache(maxsize=8)
-def _pointer_index(head_path: Path, mtime: float) -> pl.DataFrame:
-    del mtime  # part of the cache key only: a rewritten file is read again
-    return read_head_file(head_path, _POINTER_COLUMNS)
+def _pointer_index(directory: Path) -> tuple[list[FilePair], pl.DataFrame]:
+    """SNID -> (file, PTROBS_MIN, PTROBS_MAX) for a model directory, cached until a HEAD file
+    changes (repeated single-object reads then touch only the PHOT file)."""
+    pairs = file_pairs(directory)
+    key = tuple((p.head, p.head.stat().st_mtime_ns) for p in pairs)
+    return pairs, _pointer_index_cached(key)
+
+
+@lru_cache(maxsize=32)
+def _pointer_index_cached(key: tuple[tuple[Path, int], ...]) -> pl.DataFrame:
+    raws = [_read_raw(path, "Header") for path, _ in key]
+    frame = _snid_to_int(_frames(raws, _POINTER_COLUMNS), key[0][0].parent)
+    position = np.repeat(np.arange(len(raws)), [r.data.shape[0] for r in raws])
+    return frame.with_columns(pl.Series("PAIR", position, dtype=pl.Int32))
 
 
 def read_lightcurve(
@@ -601,13 +667,12 @@ def read_lightcurve(
     """
     directory = model_dir(root, model, prefix)
     snid = int(snid)
-    for pair in file_pairs(directory):
-        head = _pointer_index(pair.head, pair.head.stat().st_mtime)
-        hit = head.filter(pl.col("SNID") == snid)
-        if hit.height == 0:
-            continue
-        if hit.height > 1:
-            raise SnanaError(f"{pair.head}: SNID {snid} appears {hit.height} times")
+    pairs, index = _pointer_index(directory)
+    hit = index.filter(pl.col("SNID") == snid)
+    if hit.height > 1:
+        raise SnanaError(f"{directory}: SNID {snid} appears {hit.height} times in the HEAD files")
+    if hit.height == 1:
+        pair = pairs[int(hit["PAIR"][0])]
         lo, hi = int(hit["PTROBS_MIN"][0]), int(hit["PTROBS_MAX"][0])
         if not pair.phot.exists():
             raise SnanaFileNotFoundError(f"PHOT file not found: {pair.phot} (for {pair.head})")
@@ -626,8 +691,9 @@ def read_lightcurve(
             raise PointerError(
                 f"{pair.phot}: pointer range {lo}..{hi} of SNID {snid} covers a separator row"
             )
-        order = np.argsort(mjd, kind="stable")
-        frame = _frames([raw], columns, [order])
+        acc = _Columns(columns)
+        acc.add(raw, np.argsort(mjd, kind="stable"))
+        frame = acc.frame()
         frame = frame.insert_column(0, pl.Series("SNID", [snid] * frame.height, dtype=pl.Int64))
         return _rescale(frame, _zp_scale(raw.primary, zp))
     raise UnknownSnidError(f"{directory}: no object with SNID {snid} in model {model!r}")

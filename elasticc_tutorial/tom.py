@@ -473,7 +473,11 @@ class TomClient:
         the size. Polling starts every ``poll`` seconds and slows to ``max_poll`` (the real TOM's
         runner looks at its queue once a minute).
         """
-        from tqdm.auto import tqdm
+        # tqdm.auto only when a bar is shown: in Jupyter without ipywidgets it warns on import
+        if progress:
+            from tqdm.auto import tqdm
+        else:
+            from tqdm import tqdm
 
         queryid = self.submit_sql(query, subdict, format="csv")
         t0 = time.monotonic()

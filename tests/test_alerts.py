@@ -163,6 +163,13 @@ def test_broker_messages_schemaless_and_container(tmp_path):
             ]
         )
     )
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "60100.tar").write_bytes(
+        _tar_bytes([("TestBroker_RandomForest.avro", container.getvalue()[:-20])])
+    )
+    with pytest.raises(alerts.AlertFormatError, match=r"TestBroker_RandomForest\.avro"):
+        list(alerts.iter_broker_messages(cut))
     msgs = list(alerts.iter_broker_messages(d))
     assert [m["alertId"] for m in msgs] == [700000001, 700000003]
     table = alerts.read_broker_messages(d)

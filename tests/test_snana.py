@@ -26,27 +26,32 @@ def _strip(values) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def astropy_model():
-    """Per model: HEAD rows and the light curves cut by a per-object astropy loop."""
+def astropy_tables() -> dict:
+    """Every real FITS file read once with astropy: path -> (primary header, EXTNAME, table)."""
     out = {}
-    if not REAL.is_dir():
-        return out
+    for path in sorted(REAL.glob("*/*.FITS.gz")) if REAL.is_dir() else []:
+        with fits.open(path) as hdul:
+            out[path] = (dict(hdul[0].header), hdul[1].name, np.array(hdul[1].data))
+    return out
+
+
+@pytest.fixture(scope="module")
+def astropy_model(astropy_tables):
+    """Per model: HEAD tables and the light curves cut by a per-object loop over astropy data."""
+    out = {}
     for model in MODELS:
-        directory = REAL / f"{PREFIX}{model}"
         heads, points = [], []
-        for head_path in sorted(directory.glob("*_HEAD.FITS.gz")):
+        for head_path in sorted((REAL / f"{PREFIX}{model}").glob("*_HEAD.FITS.gz")):
             phot_path = head_path.with_name(head_path.name.replace("_HEAD", "_PHOT"))
-            with fits.open(head_path) as hh, fits.open(phot_path) as ph:
-                head = hh[1].data
-                phot = ph[1].data
-                assert hh[0].header["PHOTFILE"] == phot_path.name.removesuffix(".gz")
-                heads.append(head)
-                for row in head:
-                    lo, hi = int(row["PTROBS_MIN"]), int(row["PTROBS_MAX"])
-                    block = phot[lo - 1 : hi]
-                    # The row after each block is the -777 separator.
-                    assert phot["MJD"][hi] == -777.0
-                    points.append((int(row["SNID"].strip()), block))
+            primary, _, head = astropy_tables[head_path]
+            phot = astropy_tables[phot_path][2]
+            assert primary["PHOTFILE"] == phot_path.name.removesuffix(".gz")
+            heads.append(head)
+            for row in head:
+                lo, hi = int(row["PTROBS_MIN"]), int(row["PTROBS_MAX"])
+                # The row after each block is the -777 separator.
+                assert phot["MJD"][hi] == -777.0
+                points.append((int(row["SNID"].strip()), phot[lo - 1 : hi]))
         out[model] = (heads, points)
     return out
 
@@ -74,7 +79,7 @@ def test_head_matches_astropy(model, astropy_model):
     assert head["FILE_NUM"].unique().sort().to_list() == [
         i + 1 for i, h in enumerate(heads) if len(h)
     ]
-    names = heads[0].columns.names
+    names = list(heads[0].dtype.names)
     assert [c for c in head.columns if c != "FILE_NUM"] == names
     for name in names:
         ref = np.concatenate([np.asarray(h[name]) for h in heads])
@@ -101,7 +106,7 @@ def test_lightcurves_match_astropy(model, astropy_model):
     assert set(lc["BAND"].unique()) <= set("ugrizY")
     expected_snid = np.concatenate([np.full(len(b), s) for s, b in points])
     assert np.array_equal(lc["SNID"].to_numpy(), expected_snid)
-    for name in points[0][1].names:
+    for name in points[0][1].dtype.names:
         ref = np.concatenate([np.asarray(b[name]) for _, b in points])
         got = lc[name].to_numpy()
         if ref.dtype.kind in "SU":
@@ -181,18 +186,19 @@ def test_file_num_and_columns():
 
 
 @real
-def test_fits_reader_matches_astropy_all_files():
-    for path in sorted(REAL.glob("*/*.FITS.gz")):
+def test_fits_reader_matches_astropy_all_files(astropy_tables):
+    assert len(astropy_tables) == 240
+    for path, (primary, extname, ref) in astropy_tables.items():
         table = read_bintable(path)
-        with fits.open(path) as hdul:
-            assert table.header["EXTNAME"] == hdul[1].name
-            assert table.nrows == len(hdul[1].data)
-            for name in hdul[1].columns.names:
-                ref = hdul[1].data[name]
-                if ref.dtype.kind in "SU":
-                    assert _strip(table.data[name]) == _strip(ref)
-                else:
-                    assert np.array_equal(table.data[name], ref)
+        assert table.header["EXTNAME"] == extname
+        assert table.primary["PHOTFILE"] == primary["PHOTFILE"]
+        assert table.nrows == len(ref)
+        assert table.data.dtype.names == ref.dtype.names
+        for name in ref.dtype.names:
+            if ref[name].dtype.kind in "SU":
+                assert _strip(table.data[name]) == _strip(ref[name])
+            else:
+                assert np.array_equal(table.data[name], ref[name])
 
 
 @real
@@ -386,6 +392,23 @@ def test_truncated_real_gzip(tmp_path):
         snana.read_head(tmp_path, "KN_K17", file_num=2)
 
 
+@real
+def test_single_object_decompresses_only_what_it_needs(tmp_path):
+    src = REAL / f"{PREFIX}SNIb-Templates"
+    dst = tmp_path / src.name
+    shutil.copytree(src, dst)
+    head = snana.read_head(REAL, "SNIb-Templates", file_num=1)
+    first = head["SNID"][0]
+    expected = snana.read_lightcurve(REAL, "SNIb-Templates", first)
+    # Cut the PHOT file's compressed stream in half: the first object's rows still inflate, the
+    # full read fails.
+    phot = dst / f"{PREFIX}NONIaMODEL0-0001_PHOT.FITS.gz"
+    phot.write_bytes(phot.read_bytes()[: phot.stat().st_size // 2])
+    assert snana.read_lightcurve(tmp_path, "SNIb-Templates", first).equals(expected)
+    with pytest.raises(FitsFormatError, match="truncated"):
+        snana.read_lightcurves(tmp_path, "SNIb-Templates", file_num=1)
+
+
 def test_truncated_uncompressed(tmp_path):
     model_dir = _write_pair(tmp_path, gz=False)
     phot = next(model_dir.glob("*_PHOT.FITS"))
@@ -460,3 +483,103 @@ def test_bad_dump(tmp_path):
     dump.write_text("VARNAMES: CID GENTYPE\nSN: 1 3.5\n")
     with pytest.raises(snana.SnanaError, match="GENTYPE should hold integers"):
         snana.read_dump(dump)
+
+
+# --------------------------------------------------------------------------------------------------
+# The synthetic sample (elasticc_tutorial.sample.build): every reader, cross-checked between formats.
+# One tiny build serves the SNANA, Parquet and alert checks (kept in this module so it is built once).
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory) -> Path:
+    build = pytest.importorskip("elasticc_tutorial.sample").build
+    return build(tmp_path_factory.mktemp("readers") / "sample", objects_per_model=3, progress=False)
+
+
+@pytest.mark.slow
+def test_sample_snana_all_models(sample):
+    from elasticc_tutorial.sample import MODELS
+
+    for tree, prefix in (
+        ("ELASTICC2", "ELASTICC2_FINAL_"),
+        ("ELASTICC2_TRAINING_SAMPLE_2", "ELASTICC2_TRAIN_02_"),
+    ):
+        root = sample / tree
+        assert snana.detect_prefix(root) == prefix
+        assert snana.list_models(root) == sorted(MODELS)
+        for model in MODELS:
+            head = snana.read_head(root, model)
+            truth = snana.read_truth(root, model)
+            lc = snana.read_lightcurves(root, model)
+            assert truth.height == head.height > 0
+            assert set(truth["SNID"]) == set(head["SNID"])
+            assert lc.height == head["NOBS"].sum()
+            assert (lc["MJD"] != -777.0).all()
+            assert lc.select((pl.col("MJD").diff().over("SNID").fill_null(0) >= 0).all()).item()
+            snid = head["SNID"][-1]
+            assert snana.read_lightcurve(root, model, snid).equals(
+                lc.filter(pl.col("SNID") == snid)
+            )
+
+
+@pytest.mark.slow
+def test_sample_snana_matches_astropy(sample):
+    root = sample / "ELASTICC2"
+    for model in ("SNIa-SALT3", "AGN"):
+        lc = snana.read_lightcurves(root, model)
+        parts = []
+        for pair in snana.file_pairs(snana.model_dir(root, model)):
+            with fits.open(pair.head) as hh, fits.open(pair.phot) as ph:
+                for row in hh[1].data:
+                    block = ph[1].data[int(row["PTROBS_MIN"]) - 1 : int(row["PTROBS_MAX"])]
+                    parts.append(
+                        pl.DataFrame(
+                            {
+                                "SNID": [int(row["SNID"].strip())] * len(block),
+                                "MJD": np.asarray(block["MJD"], dtype=float),
+                                "BAND": _strip(block["BAND"]),
+                                "FLUXCAL": np.asarray(block["FLUXCAL"], dtype=np.float32),
+                            }
+                        )
+                    )
+        assert lc.select("SNID", "MJD", "BAND", "FLUXCAL").equals(pl.concat(parts))
+
+
+@pytest.mark.slow
+def test_sample_parquet_matches_snana(sample):
+    from elasticc_tutorial import parquet
+
+    pq = sample / "ELASTICC2_parquet"
+    cols = ["MJD", "BAND", "PHOTFLAG", "FLUXCAL", "FLUXCALERR"]
+    for model in parquet.list_models(pq):
+        long = parquet.explode(parquet.scan(pq, model).select("SNID", *cols).collect())
+        ref = snana.read_lightcurves(sample / "ELASTICC2", model, columns=cols)
+        ref = ref.sort(["SNID", "MJD"], maintain_order=True)
+        assert long.equals(ref), model
+
+
+@pytest.mark.slow
+def test_sample_alerts_match_snana(sample):
+    from elasticc_tutorial import alerts
+    from elasticc_tutorial.photometry import FLUXCAL_TO_NJY
+
+    tables = alerts.read_alerts(sample / "ELASTICC2_ALERTS")
+    assert tables.alerts.height > 0
+    lcs = pl.concat(
+        [
+            snana.read_lightcurves(sample / "ELASTICC2", m)
+            for m in snana.list_models(sample / "ELASTICC2")
+        ]
+    ).with_columns(pl.int_range(pl.len()).over("SNID").alias("IDX"))
+    # diaSourceId = SNID * 100000 + index of the point in the object's light curve.
+    src = tables.sources.with_columns(
+        (pl.col("diaSourceId") // 100000).alias("SNID"),
+        (pl.col("diaSourceId") % 100000).alias("IDX"),
+    ).join(lcs, on=["SNID", "IDX"], how="left")
+    assert src["MJD"].null_count() == 0
+    assert np.allclose(src["midPointTai"], src["MJD"])
+    assert (src["filterName"] == src["BAND"]).all()
+    assert np.allclose(src["psFlux"], src["FLUXCAL"] * FLUXCAL_TO_NJY, rtol=1e-5)
+    assert ((src["PHOTFLAG"] & 4096) != 0).all()  # every diaSource is a detection
+    messages = alerts.read_broker_messages(sample / "ELASTICC2_BROKER_MESSAGES")
+    assert set(messages["alertId"]) <= set(tables.alerts["alertId"])

@@ -432,6 +432,7 @@ def test_request_field_errors(client):
     assert "must match" in r.json()["error"]
     with pytest.raises(TomError, match="syntax error"):
         client.sql("SELEC 1")
+    assert client.get("db/runsqlquery/").status_code == 405
 
 
 def test_trailing_slashes_are_normalised(client, tom):
@@ -556,6 +557,22 @@ def test_long_query_errors(client):
     assert r.status_code == 200 and r.json()["status"] == "error"
     r = client.post("db/submitsqlquery/", json={"query": "SELECT 1", "format": "xml"})
     assert r.json()["status"] == "error" and "format" in r.json()["error"]
+
+
+def test_long_query_deadline(client):
+    with pytest.raises(TomError, match=r"still .* after"):
+        client.long_sql("SELECT pg_sleep(1.5)", poll=0.1, deadline=0.3, progress=False)
+
+
+def test_password_never_logged(tom, caplog):
+    import logging
+
+    password = tom.passwordfile.read_text().strip()
+    with caplog.at_level(logging.DEBUG):
+        c = TomClient(tom.url, username=tom.username, passwordfile=tom.passwordfile)
+        c.sql("SELECT 1 AS x")
+    assert caplog.text and password not in caplog.text
+    assert password not in tom.log_path.read_text()
 
 
 def test_long_query_to_disk_is_lazy(client, tmp_path):
@@ -852,6 +869,20 @@ def test_cli_serve_help():
         check=True,
     )
     assert "--database-url" in out.stdout and "--port" in out.stdout
+
+
+def test_second_tom_on_an_existing_database(sample, tom, client):
+    # An existing server given by URL; the same credentials file keeps both TOMs' logins valid.
+    with pg.embedded_server(sample / "tomdb") as url:
+        dburl = url.replace("/postgres?", "/tom_desc?")
+        with LocalTom(None, database_url=dburl, credentials_file=tom.passwordfile) as other:
+            assert other.url != tom.url
+            c2 = TomClient(other.url, username=other.username, passwordfile=other.passwordfile)
+            q = "SELECT count(*) AS n FROM elasticc2_diaforcedsource"
+            assert c2.sql(q)["n"][0] == len(OBJECTS) * NPOINT
+            # The first server still works (same read-only role, same role password).
+            assert client.sql(q)["n"][0] == len(OBJECTS) * NPOINT
+            assert "postgres" not in repr(other)
 
 
 def test_local_tom_refuses_a_missing_sample(tmp_path):

@@ -37,9 +37,18 @@ def setup_role(admin_conninfo: str) -> str:
 
     Safe to call at every start: the grants are recomputed from the ``elasticc2_*`` tables present.
     """
-    password = secrets.token_urlsafe(24)
     with psycopg.connect(admin_conninfo, autocommit=True) as conn:
         dbname = conn.info.dbname
+        # The role's password is kept in a table only the admin can read, so that several local
+        # TOMs on one database (an existing server) do not invalidate each other's connections.
+        conn.execute("CREATE TABLE IF NOT EXISTS localtom_rolesecret (password text NOT NULL)")
+        conn.execute("REVOKE ALL ON localtom_rolesecret FROM PUBLIC")
+        row = conn.execute("SELECT password FROM localtom_rolesecret LIMIT 1").fetchone()
+        if row:
+            password = row[0]
+        else:
+            password = secrets.token_urlsafe(24)
+            conn.execute("INSERT INTO localtom_rolesecret VALUES (%s)", (password,))
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (RO_ROLE,)).fetchone()
         role = sql.Identifier(RO_ROLE)
         if not exists:
@@ -186,16 +195,22 @@ class ReadOnlyDatabase:
         with self._lock:
             conn = self._idle.pop() if self._idle else None
         if conn is None or conn.closed:
-            conn = psycopg.connect(self._conninfo, application_name="elasticc-tutorial-localtom")
+            # The default timeout is a connection option, so DISCARD ALL restores it for free.
+            conn = psycopg.connect(
+                self._conninfo,
+                application_name="elasticc-tutorial-localtom",
+                options=f"-c statement_timeout={int(self.timeout * 1000)}",
+            )
         ok = False
         # The watchdog: user SQL can change statement_timeout, not this timer.
         watchdog = threading.Timer(timeout + 2.0, conn.cancel_safe)
         watchdog.daemon = True
         try:
             cur = conn.cursor()
-            cur.execute(
-                "SELECT set_config('statement_timeout', %s, false)", (f"{int(timeout * 1000)}",)
-            )
+            if timeout != self.timeout:
+                cur.execute(
+                    "SELECT set_config('statement_timeout', %s, false)", (f"{int(timeout * 1000)}",)
+                )
             watchdog.start()
             yield cur
             ok = True

@@ -16,4 +16,11 @@ from elasticc_tutorial.sample.build import (
 )
 from elasticc_tutorial.sample.campaign import ModelSample
 
-__all__ = ["DEFAULT_OBJECTS_PER_MODEL", "DEFAULT_SEED", "MANIFEST", "MODELS", "ModelSample", "build"]
+__all__ = [
+    "DEFAULT_OBJECTS_PER_MODEL",
+    "DEFAULT_SEED",
+    "MANIFEST",
+    "MODELS",
+    "ModelSample",
+    "build",
+]

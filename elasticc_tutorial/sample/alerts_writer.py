@@ -4,13 +4,14 @@ Entry point :func:`write_alerts_and_database` (called by the sample build) write
 
 ``ELASTICC2_ALERTS/<mjd>.tar``
     One uncompressed tar per integer MJD night, as ``dump_elasticc2_alert_tars.py`` wrote them:
-    members ``<alertId>.avro`` (mode 0664), each one schemaless ``elasticc.v0_9_1.alert``
-    (``fastavro.schemaless_writer``; read with :func:`elasticc_tutorial.schema.load_schema`),
-    ordered by ``midPointTai``. One alert per detection; ``alertId = diaSourceId = SNID * 100000
-    + point index``. ``prvDiaSources`` = the object's detections in the 365 d before the alert
-    (strictly earlier); ``prvDiaForcedSources`` = null unless the alert is more than 0.5 d after the
-    object's first detection, then every forced point with ``max(t - 365, first detection - 30) <=
-    t' < t``, in time order. Member mtime = the alert's (simulated) send time.
+    members ``<alertId>.avro`` (mode 0664), each one schemaless ``elasticc.v0_9_1.alert``, byte
+    for byte what ``fastavro.schemaless_writer`` writes (read it with ``schemaless_reader`` and
+    :func:`elasticc_tutorial.schema.load_schema`), ordered by ``midPointTai``. One alert per
+    detection; ``alertId = diaSourceId = SNID * 100000 + point index``. ``prvDiaSources`` = the
+    object's detections in the 365 d before the alert (strictly earlier; an empty array for the
+    first detection); ``prvDiaForcedSources`` = null unless the alert is more than 0.5 d after
+    the object's first detection, then every forced point with ``max(t - 365, first detection -
+    30) <= t' < t``, in time order. Member mtime = the alert's scheduled send time.
 
 ``ELASTICC2_BROKER_MESSAGES/<mjd>.tar``
     The broker replies, one tar per (UTC) night of broker ingest: ``<mjd>`` is the integer MJD of
@@ -476,6 +477,19 @@ def tom_frames(samples: Sequence, *, seed: int) -> tuple[dict[str, pl.DataFrame]
     return frames, alerts
 
 
+def _describe(url: str) -> str:
+    """``dbname`` on ``host:port`` of a URL or conninfo string, never its password."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        info = conninfo_to_dict(url)
+    except Exception:
+        return "(unparsable connection string)"
+    host = info.get("host") or "localhost"
+    port = f":{info['port']}" if info.get("port") else ""
+    return f"{info.get('dbname', '?')!r} on {host}{port}"
+
+
 def _connect_and_load(url: str, frames: dict[str, pl.DataFrame], *, create_db: bool) -> None:
     import psycopg
     from psycopg.conninfo import make_conninfo
@@ -501,7 +515,7 @@ def _connect_and_load(url: str, frames: dict[str, pl.DataFrame], *, create_db: b
             counts = db.load(conn, frames)
         except psycopg.errors.DuplicateTable as exc:
             raise RuntimeError(
-                f"the database at {pg.redact_url(url)} already has elasticc2_* tables ({exc}); "
+                f"the database {_describe(url)} already has elasticc2_* tables ({exc}); "
                 "drop them or give an empty database"
             ) from None
     if create_db:

@@ -5,17 +5,12 @@ after any real broker). Each sees an alert, knows how many detections the object
 and reports ELAsTiCC2 classIds with probabilities that sum to 1 (the rest of the mass goes to
 ``200 Residual``):
 
-========================  =======================  ============================================
-broker / classifier       output                   quality
-========================  =======================  ============================================
-SampleBrokerA SampleForest  every leaf class with      best; good after ~10 detections
-                          p >= 1 %, plus Residual
-SampleBrokerB SampleNet   top 3 classes + Residual;  middling, slower to improve
-                          ``300 NotClassified`` (p=1)
-                          below 2 detections
-SampleBrokerC SampleIa    binary: ``2222 Ia`` and    weakest; only separates Ia from the rest
-                          ``200 Residual``
-========================  =======================  ============================================
+* ``SampleBrokerA`` / ``SampleForest 2.1``: every leaf class with p >= 1 %, plus Residual; the
+  best classifier, good after ~10 detections;
+* ``SampleBrokerB`` / ``SampleNet 0.4``: its top 3 classes plus Residual, and ``300
+  NotClassified`` (p = 1) for an object's first detection; middling, slower to improve, and
+  slow to reply (~10 min);
+* ``SampleBrokerC`` / ``SampleIa 1.0``: binary, ``2222 Ia`` and ``200 Residual``; the weakest.
 
 How the probabilities arise: for an object of true leaf class *k* a classifier's logit for class
 *j* is ``strength(n) * S[k, j]`` plus a persistent per-object error and per-alert scatter, where

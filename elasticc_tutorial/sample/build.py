@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 #: The simulated SNANA model names (one or two per ELAsTiCC2 leaf class with a model).
 MODELS: tuple[str, ...] = tuple(_SPECS)
-DEFAULT_OBJECTS_PER_MODEL = 25
+DEFAULT_OBJECTS_PER_MODEL = 20
 DEFAULT_SEED = 20231115  # ELAsTiCC2 started streaming in mid-November 2023
 MANIFEST = "MANIFEST.json"
 FINAL_DIR = "ELASTICC2"
@@ -118,7 +118,7 @@ def build(
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     _check_out(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=".bld-", dir=out.parent))
     try:
         samples = _write_snana_and_parquet(tmp, n, seed, slim=scale is not None, progress=progress)
         from elasticc_tutorial.sample.alerts_writer import write_alerts_and_database
@@ -149,7 +149,7 @@ def _publish(tmp: Path, out: Path) -> None:
     """Rename ``tmp`` to ``out``; an existing ``out`` is moved aside first, deleted after."""
     old = None
     if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        old = Path(tempfile.mkdtemp(prefix=".old-", dir=out.parent))
         os.replace(out, old / "x")
     os.replace(tmp, out)
     if old is not None:
@@ -166,12 +166,22 @@ def _write_snana_and_parquet(
         bar.set_postfix_str(model)
         base = (ordinal + 1) * 10_000_000
         s = simulate_model(model, n, seed, snid_base=base)
-        write_model(s, root / FINAL_DIR / f"{FINAL_PREFIX}{model}", FINAL_PREFIX,
-                    DUMP_VARNAMES_FINAL, seed=seed)  # fmt: skip
+        write_model(
+            s,
+            root / FINAL_DIR / f"{FINAL_PREFIX}{model}",
+            FINAL_PREFIX,
+            DUMP_VARNAMES_FINAL,
+            seed=seed,
+        )
         write_parquet(s, root / PARQUET_DIR / f"{model}.parquet")
         t = simulate_model(model, n_train, seed, snid_base=_TRAIN_SNID_OFFSET + base, seed_offset=1)
-        write_model(t, root / TRAIN_DIR / f"{TRAIN_PREFIX}{model}", TRAIN_PREFIX,
-                    DUMP_VARNAMES_TRAIN, seed=seed)  # fmt: skip
+        write_model(
+            t,
+            root / TRAIN_DIR / f"{TRAIN_PREFIX}{model}",
+            TRAIN_PREFIX,
+            DUMP_VARNAMES_TRAIN,
+            seed=seed,
+        )
         del t
         if slim:
             s = ModelSample(s.model, s.gentype, s.head, s.phot.select(_SLIM_PHOT), s.truth)

@@ -38,9 +38,9 @@ import numpy as np
 
 __all__ = [
     "BAND_WEIGHTS",
+    "M5",
     "MJD_MAX",
     "MJD_MIN",
-    "M5",
     "PHOTFLAG_DETECT",
     "PHOTFLAG_SATURATE",
     "PHOTFLAG_TRIGGER",

@@ -29,16 +29,34 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
             "ELASTICC2_ALERTS/, ELASTICC2_BROKER_MESSAGES/, tomdb/ and MANIFEST.json."
         ),
     )
-    p.add_argument("--out", type=Path, default=None,
-                   help="sample directory (default: $ELASTICC_TUTORIAL_SAMPLE or the user cache)")  # fmt: skip
-    p.add_argument("--objects-per-model", type=int, default=DEFAULT_OBJECTS_PER_MODEL,
-                   help=f"objects per model in the test set (default {DEFAULT_OBJECTS_PER_MODEL})")  # fmt: skip
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="sample directory (default: $ELASTICC_TUTORIAL_SAMPLE or the user cache)",
+    )
+    p.add_argument(
+        "--objects-per-model",
+        type=int,
+        default=DEFAULT_OBJECTS_PER_MODEL,
+        help=f"objects per model in the test set (default {DEFAULT_OBJECTS_PER_MODEL})",
+    )
+    p.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})"
+    )
     p.add_argument("--force", action="store_true", help="replace a non-empty --out")
-    p.add_argument("--scale", type=int, default=None, metavar="N",
-                   help="benchmark mode: N objects per model, streamed model by model")  # fmt: skip
-    p.add_argument("--database-url", default=None,
-                   help="load the TOM tables into this PostgreSQL database instead of OUT/tomdb")  # fmt: skip
+    p.add_argument(
+        "--scale",
+        type=int,
+        default=None,
+        metavar="N",
+        help="benchmark mode: N objects per model, streamed model by model",
+    )
+    p.add_argument(
+        "--database-url",
+        default=None,
+        help="load the TOM tables into this PostgreSQL database instead of OUT/tomdb",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_run_build)
 

@@ -141,13 +141,19 @@ def transient_mags(
     flux = _shape(spec, tr, p, idx) / p["norm"][idx]
     lam = LAMBDA_EFF[band] / (1.0 + z)
     t_pk, t_late = p["t_hot"][idx], spec.t_peak_k[1]
-    temp = np.where(tr <= p["tr_peak"][idx], t_pk, t_late + (t_pk - t_late) * np.exp(-np.maximum(tr - p["tr_peak"][idx], 0.0) / spec.tau_t))
+    temp = np.where(
+        tr <= p["tr_peak"][idx],
+        t_pk,
+        t_late + (t_pk - t_late) * np.exp(-np.maximum(tr - p["tr_peak"][idx], 0.0) / spec.tau_t),
+    )
     sed = _planck_ratio(lam, temp, t_pk)
     blanket = (1.0 + (spec.lam_uv / _LAMBDA_B) ** 8) / (1.0 + (spec.lam_uv / lam) ** 8)
     if "ir_bump" in p:  # SN Ia secondary near-IR maximum
         w = np.clip((lam - 6500.0) / 2500.0, 0.0, 1.0)
         stretch = p["stretch"][idx]
-        flux = flux + p["ir_bump"][idx] * w * np.exp(-0.5 * ((tr - 28.0 * stretch) / (8.0 * stretch)) ** 2)
+        flux = flux + p["ir_bump"][idx] * w * np.exp(
+            -0.5 * ((tr - 28.0 * stretch) / (8.0 * stretch)) ** 2
+        )
     lyman = np.where(lam < 1216.0, 0.1, 1.0)
     fnu = np.clip(flux * sed * blanket * lyman, 1e-30, None)
     dust = p["av"][idx] * (5500.0 / lam) ** 1.3
@@ -185,9 +191,14 @@ class ModelSpec:
     sim_type_name: str
     model_index: int
     zrange: tuple[float, float] = (0.0, 0.0)
-    window: tuple[float, float] | None = (-50.0, 150.0)  # rest-frame days around peak; None = survey
+    window: tuple[float, float] | None = (
+        -50.0,
+        150.0,
+    )  # rest-frame days around peak; None = survey
     transient: Transient | None = None
-    kind: str = "transient"  # transient | agn | rrl | cepheid | dsct | eb | mdwarf | dwarfnova | ulens
+    kind: str = (
+        "transient"  # transient | agn | rrl | cepheid | dsct | eb | mdwarf | dwarfnova | ulens
+    )
     extra: dict = field(default_factory=dict)
 
 
@@ -198,47 +209,227 @@ def _t(*args, **kw) -> Transient:
 MODELS: dict[str, ModelSpec] = {
     m.name: m
     for m in (
-        ModelSpec("SNIa-SALT3", "salt", False, "SALT3.DES", "Ia", 6, (0.02, 0.9), (-30.0, 100.0),
-                  _t(-19.3, 0.12, 4.5, 17.0, 0.04, (11500.0, 6000.0), 18.0, 3700.0)),
-        ModelSpec("SNIa-91bg", "host", False, "NON1ASED", "Ia-91bg", 9, (0.01, 0.15), (-30.0, 90.0),
-                  _t(-17.6, 0.4, 3.0, 11.0, 0.03, (8000.0, 4500.0), 12.0, 4000.0)),
-        ModelSpec("SNIax", "host", False, "NON1ASED", "Iax", 10, (0.01, 0.25), (-30.0, 100.0),
-                  _t(-17.0, 1.0, 3.5, 15.0, 0.03, (10000.0, 5000.0), 15.0, 3600.0)),
-        ModelSpec("SNIb-Templates", "host", False, "NON1ASED", "Ib", 10, (0.01, 0.35), (-40.0, 150.0),
-                  _t(-17.5, 0.9, 5.0, 18.0, 0.08, (9000.0, 5000.0), 20.0, 3600.0)),
-        ModelSpec("SNIc-Templates", "host", False, "NON1ASED", "Ic", 10, (0.01, 0.35), (-40.0, 150.0),
-                  _t(-17.7, 0.9, 4.5, 16.0, 0.08, (9500.0, 5000.0), 18.0, 3700.0)),
-        ModelSpec("SNII-NMF", "host", False, "NON1ASED", "II", 8, (0.01, 0.3), (-40.0, 200.0),
-                  _t(-16.8, 1.0, 2.0, 0.0, 0.1, (15000.0, 5500.0), 15.0, 3000.0, "plateau")),
-        ModelSpec("SNIIn-MOSFIT", "host", False, "MOSFIT-IIn", "IIn", 11, (0.01, 0.5), (-60.0, 250.0),
-                  _t(-18.5, 1.0, 15.0, 60.0, 0.0, (12000.0, 7000.0), 60.0, 3000.0)),
-        ModelSpec("SLSN-I+host", "host", False, "MOSFIT-SLSN", "SLSN-I", 13, (0.1, 2.0), (-80.0, 250.0),
-                  _t(-21.0, 0.7, 12.0, 45.0, 0.0, (15000.0, 8000.0), 50.0, 3200.0)),
-        ModelSpec("TDE", "host", False, "NON1ASED.TDE", "TDE", 14, (0.02, 0.5), (-60.0, 300.0),
-                  _t(-19.5, 0.7, 15.0, 40.0, 0.0, (30000.0, 30000.0), 1e9, 0.0, "tde")),
-        ModelSpec("ILOT", "host", False, "NON1ASED.ILOT", "ILOT", 15, (0.001, 0.02), (-40.0, 150.0),
-                  _t(-12.0, 1.5, 8.0, 40.0, 0.0, (6000.0, 4000.0), 30.0, 4000.0)),
-        ModelSpec("CART", "host", False, "NON1ASED.CART", "CART", 16, (0.005, 0.1), (-30.0, 100.0),
-                  _t(-15.5, 0.5, 3.5, 12.0, 0.02, (8000.0, 5000.0), 12.0, 4000.0)),
-        ModelSpec("PISN-MOSFIT", "host", False, "MOSFIT-PISN", "PISN", 17, (0.1, 1.5), (-150.0, 300.0),
-                  _t(-20.5, 0.5, 35.0, 100.0, 0.1, (9000.0, 5500.0), 150.0, 3500.0)),
-        ModelSpec("KN_K17", "kn", False, "SIMSED.KN-K17", "UNKNOWN", 7, (0.005, 0.1), (-20.0, 60.0),
-                  _t(-15.5, 0.7, 0.4, 1.8, 0.0, (6000.0, 2500.0), 2.5, 3500.0)),
+        ModelSpec(
+            "SNIa-SALT3",
+            "salt",
+            False,
+            "SALT3.DES",
+            "Ia",
+            6,
+            (0.02, 0.9),
+            (-30.0, 100.0),
+            _t(-19.3, 0.12, 4.5, 17.0, 0.04, (11500.0, 6000.0), 18.0, 3700.0),
+        ),
+        ModelSpec(
+            "SNIa-91bg",
+            "host",
+            False,
+            "NON1ASED",
+            "Ia-91bg",
+            9,
+            (0.01, 0.15),
+            (-30.0, 90.0),
+            _t(-17.6, 0.4, 3.0, 11.0, 0.03, (8000.0, 4500.0), 12.0, 4000.0),
+        ),
+        ModelSpec(
+            "SNIax",
+            "host",
+            False,
+            "NON1ASED",
+            "Iax",
+            10,
+            (0.01, 0.25),
+            (-30.0, 100.0),
+            _t(-17.0, 1.0, 3.5, 15.0, 0.03, (10000.0, 5000.0), 15.0, 3600.0),
+        ),
+        ModelSpec(
+            "SNIb-Templates",
+            "host",
+            False,
+            "NON1ASED",
+            "Ib",
+            10,
+            (0.01, 0.35),
+            (-40.0, 150.0),
+            _t(-17.5, 0.9, 5.0, 18.0, 0.08, (9000.0, 5000.0), 20.0, 3600.0),
+        ),
+        ModelSpec(
+            "SNIc-Templates",
+            "host",
+            False,
+            "NON1ASED",
+            "Ic",
+            10,
+            (0.01, 0.35),
+            (-40.0, 150.0),
+            _t(-17.7, 0.9, 4.5, 16.0, 0.08, (9500.0, 5000.0), 18.0, 3700.0),
+        ),
+        ModelSpec(
+            "SNII-NMF",
+            "host",
+            False,
+            "NON1ASED",
+            "II",
+            8,
+            (0.01, 0.3),
+            (-40.0, 200.0),
+            _t(-16.8, 1.0, 2.0, 0.0, 0.1, (15000.0, 5500.0), 15.0, 3000.0, "plateau"),
+        ),
+        ModelSpec(
+            "SNIIn-MOSFIT",
+            "host",
+            False,
+            "MOSFIT-IIn",
+            "IIn",
+            11,
+            (0.01, 0.5),
+            (-60.0, 250.0),
+            _t(-18.5, 1.0, 15.0, 60.0, 0.0, (12000.0, 7000.0), 60.0, 3000.0),
+        ),
+        ModelSpec(
+            "SLSN-I+host",
+            "host",
+            False,
+            "MOSFIT-SLSN",
+            "SLSN-I",
+            13,
+            (0.1, 2.0),
+            (-80.0, 250.0),
+            _t(-21.0, 0.7, 12.0, 45.0, 0.0, (15000.0, 8000.0), 50.0, 3200.0),
+        ),
+        ModelSpec(
+            "TDE",
+            "host",
+            False,
+            "NON1ASED.TDE",
+            "TDE",
+            14,
+            (0.02, 0.5),
+            (-60.0, 300.0),
+            _t(-19.5, 0.7, 15.0, 40.0, 0.0, (30000.0, 30000.0), 1e9, 0.0, "tde"),
+        ),
+        ModelSpec(
+            "ILOT",
+            "host",
+            False,
+            "NON1ASED.ILOT",
+            "ILOT",
+            15,
+            (0.001, 0.02),
+            (-40.0, 150.0),
+            _t(-12.0, 1.5, 8.0, 40.0, 0.0, (6000.0, 4000.0), 30.0, 4000.0),
+        ),
+        ModelSpec(
+            "CART",
+            "host",
+            False,
+            "NON1ASED.CART",
+            "CART",
+            16,
+            (0.005, 0.1),
+            (-30.0, 100.0),
+            _t(-15.5, 0.5, 3.5, 12.0, 0.02, (8000.0, 5000.0), 12.0, 4000.0),
+        ),
+        ModelSpec(
+            "PISN-MOSFIT",
+            "host",
+            False,
+            "MOSFIT-PISN",
+            "PISN",
+            17,
+            (0.1, 1.5),
+            (-150.0, 300.0),
+            _t(-20.5, 0.5, 35.0, 100.0, 0.1, (9000.0, 5500.0), 150.0, 3500.0),
+        ),
+        ModelSpec(
+            "KN_K17",
+            "kn",
+            False,
+            "SIMSED.KN-K17",
+            "UNKNOWN",
+            7,
+            (0.005, 0.1),
+            (-20.0, 60.0),
+            _t(-15.5, 0.7, 0.4, 1.8, 0.0, (6000.0, 2500.0), 2.5, 3500.0),
+        ),
         ModelSpec("AGN", "host", False, "NON1ASED.AGN", "AGN", 18, (0.2, 3.0), None, kind="agn"),
-        ModelSpec("RRL", "lclib", True, "LCLIB", "RRL", 12, kind="rrl", window=None,
-                  extra={"r_mag": (15.5, 20.5), "colour": (1.2, 0.2, 0.0, -0.1, -0.15, -0.2)}),
-        ModelSpec("Cepheid", "lclib", True, "LCLIB", "Cepheid", 12, kind="cepheid", window=None,
-                  extra={"r_mag": (16.0, 20.5), "colour": (1.8, 0.5, 0.0, -0.25, -0.35, -0.45)}),
-        ModelSpec("d-Sct", "lclib", True, "LCLIB", "d-Sct", 12, kind="dsct", window=None,
-                  extra={"r_mag": (16.0, 21.0), "colour": (1.1, 0.1, 0.0, -0.05, -0.1, -0.12)}),
-        ModelSpec("EB", "lclib", True, "LCLIB", "EB", 12, kind="eb", window=None,
-                  extra={"r_mag": (15.5, 21.0), "colour": (1.4, 0.35, 0.0, -0.15, -0.2, -0.25)}),
-        ModelSpec("Mdwarf-flare", "lclib", True, "LCLIB", "m-Dwarf-", 12, kind="mdwarf", window=None,
-                  extra={"r_mag": (17.0, 22.5), "colour": (3.1, 1.2, 0.0, -0.6, -0.92, -1.1)}),
-        ModelSpec("dwarf-nova", "lclib", True, "LCLIB", "dwarf-no", 12, kind="dwarfnova", window=None,
-                  extra={"r_mag": (19.0, 23.0), "colour": (0.3, 0.3, 0.0, -0.2, -0.3, -0.35)}),
-        ModelSpec("uLens-Single-GenLens", "lclib", True, "LCLIB", "uLens", 12, kind="ulens", window=None,
-                  extra={"r_mag": (16.0, 21.0), "colour": (1.4, 0.35, 0.0, -0.15, -0.2, -0.25)}),
+        ModelSpec(
+            "RRL",
+            "lclib",
+            True,
+            "LCLIB",
+            "RRL",
+            12,
+            kind="rrl",
+            window=None,
+            extra={"r_mag": (16.0, 23.0), "colour": (1.2, 0.2, 0.0, -0.1, -0.15, -0.2)},
+        ),
+        ModelSpec(
+            "Cepheid",
+            "lclib",
+            True,
+            "LCLIB",
+            "Cepheid",
+            12,
+            kind="cepheid",
+            window=None,
+            extra={"r_mag": (16.0, 23.0), "colour": (1.8, 0.5, 0.0, -0.25, -0.35, -0.45)},
+        ),
+        ModelSpec(
+            "d-Sct",
+            "lclib",
+            True,
+            "LCLIB",
+            "d-Sct",
+            12,
+            kind="dsct",
+            window=None,
+            extra={"r_mag": (17.0, 23.0), "colour": (1.1, 0.1, 0.0, -0.05, -0.1, -0.12)},
+        ),
+        ModelSpec(
+            "EB",
+            "lclib",
+            True,
+            "LCLIB",
+            "EB",
+            12,
+            kind="eb",
+            window=None,
+            extra={"r_mag": (16.0, 23.0), "colour": (1.4, 0.35, 0.0, -0.15, -0.2, -0.25)},
+        ),
+        ModelSpec(
+            "Mdwarf-flare",
+            "lclib",
+            True,
+            "LCLIB",
+            "m-Dwarf-",
+            12,
+            kind="mdwarf",
+            window=None,
+            extra={"r_mag": (17.0, 22.5), "colour": (3.1, 1.2, 0.0, -0.6, -0.92, -1.1)},
+        ),
+        ModelSpec(
+            "dwarf-nova",
+            "lclib",
+            True,
+            "LCLIB",
+            "dwarf-no",
+            12,
+            kind="dwarfnova",
+            window=None,
+            extra={"r_mag": (19.0, 24.0), "colour": (0.3, 0.3, 0.0, -0.2, -0.3, -0.35)},
+        ),
+        ModelSpec(
+            "uLens-Single-GenLens",
+            "lclib",
+            True,
+            "LCLIB",
+            "uLens",
+            12,
+            kind="ulens",
+            window=None,
+            extra={"r_mag": (17.0, 23.0), "colour": (1.4, 0.35, 0.0, -0.15, -0.2, -0.25)},
+        ),
     )
 }
 
@@ -252,7 +443,9 @@ def draw_transient(spec: ModelSpec, rng: np.random.Generator, p: Params) -> None
     p["stretch"] = np.ones(n)
     p["m_abs"] = tr.m_peak + tr.m_sigma * rng.standard_normal(n)
     p["t_hot"] = tr.t_peak_k[0] * rng.lognormal(0.0, 0.05, n)
-    p["av"] = np.zeros(n) if spec.name in ("SNIa-SALT3", "TDE", "KN_K17") else rng.exponential(0.3, n)
+    p["av"] = (
+        np.zeros(n) if spec.name in ("SNIa-SALT3", "TDE", "KN_K17") else rng.exponential(0.3, n)
+    )
     if spec.name == "SNIa-SALT3":
         x1 = np.clip(rng.normal(0.0, 1.0, n), -3.0, 3.0)
         c = np.clip(rng.normal(-0.03, 0.08, n), -0.3, 0.5)
@@ -274,9 +467,9 @@ def draw_transient(spec: ModelSpec, rng: np.random.Generator, p: Params) -> None
 def draw_agn(rng: np.random.Generator, p: Params) -> None:
     """Damped-random-walk quasar parameters."""
     n = len(p["z"])
-    p["m_abs"] = rng.normal(-23.0, 1.2, n)
+    p["m_abs"] = rng.normal(-22.5, 1.0, n)
     p["tau_drw"] = rng.lognormal(np.log(200.0), 0.5, n) * (1.0 + p["z"])
-    p["sf_inf"] = rng.lognormal(np.log(0.2), 0.3, n)
+    p["sf_inf"] = rng.lognormal(np.log(0.15), 0.3, n)
     lam = LAMBDA_EFF[None, :] / (1.0 + p["z"][:, None])
     # f_nu ~ nu^-0.5 -> m(lambda) = m_i - 1.25 log10(lambda / lambda_i); Ly-alpha forest below 1216 A
     p["template"] = (
@@ -294,7 +487,9 @@ def draw_galactic(spec: ModelSpec, rng: np.random.Generator, p: Params) -> None:
     """Template magnitudes and variability parameters of a galactic (LCLIB-like) model."""
     n = len(p["ra"])
     lo, hi = spec.extra["r_mag"]
-    r = rng.uniform(lo, hi, n)
+    # Galactic star counts rise steeply to faint magnitudes, N(<m) ~ 10^(0.3 m)
+    # (Bahcall & Soneira 1980): most variables are faint, as in the LCLIB libraries.
+    r = lo + np.log10(1.0 + rng.random(n) * (10.0 ** (0.3 * (hi - lo)) - 1.0)) / 0.3
     p["template"] = r[:, None] + np.asarray(spec.extra["colour"])[None, :]
     p["period"] = np.full(n, -9.0)
     p["phase0"] = rng.uniform(0.0, 1.0, n)
@@ -317,7 +512,9 @@ def draw_galactic(spec: ModelSpec, rng: np.random.Generator, p: Params) -> None:
     elif kind == "eb":
         contact = rng.random(n) < 0.3
         p["contact"] = contact
-        p["period"] = np.where(contact, rng.uniform(0.25, 0.6, n), rng.lognormal(np.log(2.5), 0.8, n))
+        p["period"] = np.where(
+            contact, rng.uniform(0.25, 0.6, n), rng.lognormal(np.log(2.5), 0.8, n)
+        )
         p["depth1"] = rng.uniform(0.15, 0.7, n)
         p["depth2"] = p["depth1"] * rng.uniform(0.1, 0.9, n)
         p["width"] = np.where(contact, 0.25, rng.uniform(0.03, 0.1, n))
@@ -325,7 +522,9 @@ def draw_galactic(spec: ModelSpec, rng: np.random.Generator, p: Params) -> None:
         k = int(np.ceil((MJD_MAX - MJD_MIN) * FLARE_RATE * 1.6)) + 10
         p["events"] = _events(rng, np.full(n, 1.0 / FLARE_RATE), 1.0, k)
         p["t_half"] = rng.lognormal(np.log(0.02), 0.8, (n, k))
-        p["amp_u"] = (rng.pareto(0.8, (n, k)) + 1.0) * 0.5  # power-law amplitudes, quiescent u units
+        p["amp_u"] = (
+            rng.pareto(0.8, (n, k)) + 1.0
+        ) * 0.5  # power-law amplitudes, quiescent u units
     elif kind == "dwarfnova":
         t_rec = rng.lognormal(np.log(60.0), 0.7, n).clip(20.0, 300.0)
         p["events"] = _events(rng, t_rec, 0.25, int(np.ceil((MJD_MAX - MJD_MIN) / 20.0 * 1.3)) + 2)
@@ -342,6 +541,7 @@ def draw_galactic(spec: ModelSpec, rng: np.random.Generator, p: Params) -> None:
 FLARE_RATE = 0.3  # flares per day (above the amplitude floor)
 _PULSE_SCALE = np.array([1.35, 1.2, 1.0, 0.82, 0.74, 0.7])  # amplitude ratio to r (Sesar 2010)
 
+
 def _flare_sed() -> np.ndarray:
     """Flux ratio f_nu(band) / f_nu(u) of a 9000 K blackbody flare."""
     x = _HC_K / (LAMBDA_EFF * 9000.0)
@@ -349,14 +549,18 @@ def _flare_sed() -> np.ndarray:
     return b / b[0]
 
 
-def _events(rng: np.random.Generator, mean_gap: np.ndarray, jitter: float, n_max: int) -> np.ndarray:
+def _events(
+    rng: np.random.Generator, mean_gap: np.ndarray, jitter: float, n_max: int
+) -> np.ndarray:
     """Event start times (n_obj x n_max) as a renewal process over the survey."""
     gaps = mean_gap[:, None] * rng.lognormal(0.0, jitter, (len(mean_gap), n_max))
     start = MJD_MIN - rng.uniform(0.0, 1.0, len(mean_gap))[:, None] * mean_gap[:, None]
     return start + np.cumsum(gaps, axis=1)
 
 
-def _last_event(times: np.ndarray, obj: np.ndarray, mjd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _last_event(
+    times: np.ndarray, obj: np.ndarray, mjd: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """For each visit, the index (-1 if none) and time of the latest event of its object before it."""
     n, k = times.shape
     offset = np.arange(n)[:, None] * 1e5
@@ -388,12 +592,19 @@ def galactic_mags(
         w = p["width"][obj]
         d1 = np.minimum(ph, 1.0 - ph)
         d2 = np.abs(ph - 0.5)
-        flux = 1.0 - p["depth1"][obj] * np.exp(-0.5 * (d1 / (0.5 * w)) ** 2) - p["depth2"][obj] * np.exp(
-            -0.5 * (d2 / (0.5 * w)) ** 2
+        flux = (
+            1.0
+            - p["depth1"][obj] * np.exp(-0.5 * (d1 / (0.5 * w)) ** 2)
+            - p["depth2"][obj] * np.exp(-0.5 * (d2 / (0.5 * w)) ** 2)
         )
         contact = p["contact"][obj]
-        flux = np.where(contact, 1.0 - 0.5 * p["depth1"][obj] * (1.0 - np.cos(4.0 * np.pi * ph)) / 2.0
-                        - 0.5 * (p["depth1"][obj] - p["depth2"][obj]) * (1 - np.cos(2 * np.pi * ph)) / 2.0, flux)
+        flux = np.where(
+            contact,
+            1.0
+            - 0.5 * p["depth1"][obj] * (1.0 - np.cos(4.0 * np.pi * ph)) / 2.0
+            - 0.5 * (p["depth1"][obj] - p["depth2"][obj]) * (1 - np.cos(2 * np.pi * ph)) / 2.0,
+            flux,
+        )
         return tmpl - 2.5 * np.log10(np.clip(flux, 1e-3, None))
     if kind == "ulens":
         u = np.sqrt(p["u0"][obj] ** 2 + ((mjd - p["t0"][obj]) / p["t_e"][obj]) ** 2)
@@ -404,18 +615,30 @@ def galactic_mags(
         _, t_start = _last_event(p["events"], obj, mjd)
         dt = mjd - t_start
         length = p["dn_len"][obj]
-        prof = np.where(dt < 1.0, np.clip(dt, 0.0, 1.0), np.where(dt < 1.0 + length, 1.0, np.exp(-(dt - 1.0 - length) / 2.0)))
+        prof = np.where(
+            dt < 1.0,
+            np.clip(dt, 0.0, 1.0),
+            np.where(dt < 1.0 + length, 1.0, np.exp(-(dt - 1.0 - length) / 2.0)),
+        )
         prof = np.where(np.isfinite(dt), prof, 0.0)
         boost = 10.0 ** (0.4 * p["dn_amp"][obj]) - 1.0
         blue = np.array([-0.5, -0.45, 0.0, 0.3, 0.5, 0.55])[band]  # outburst colours relative to r
         ratio = 10.0 ** (-0.4 * blue)  # disc flux relative to r-band boost
-        return tmpl - 2.5 * np.log10(1.0 + prof * boost * ratio * 10.0 ** (0.4 * (p["template"][obj, band] - p["template"][obj, 2])))
+        return tmpl - 2.5 * np.log10(
+            1.0
+            + prof
+            * boost
+            * ratio
+            * 10.0 ** (0.4 * (p["template"][obj, band] - p["template"][obj, 2]))
+        )
     if kind == "mdwarf":
         k, t_start = _last_event(p["events"], obj, mjd)
         kk = np.clip(k, 0, None)
         th = p["t_half"][obj, kk]
         dt = (mjd - t_start) / th
-        prof = np.where(dt < 0.3, dt / 0.3, 0.69 * np.exp(-1.6 * (dt - 0.3)) + 0.31 * np.exp(-0.24 * (dt - 0.3)))
+        prof = np.where(
+            dt < 0.3, dt / 0.3, 0.69 * np.exp(-1.6 * (dt - 0.3)) + 0.31 * np.exp(-0.24 * (dt - 0.3))
+        )
         prof = np.where((k >= 0) & np.isfinite(dt), prof, 0.0)
         flare_u = p["amp_u"][obj, kk] * prof  # in units of the quiescent u flux
         f_u = 10.0 ** (-0.4 * p["template"][obj, 0])
@@ -424,7 +647,9 @@ def galactic_mags(
     raise ValueError(f"unknown galactic model kind {kind!r}")
 
 
-def agn_mags(rng: np.random.Generator, p: Params, obj: np.ndarray, mjd: np.ndarray, band: np.ndarray) -> np.ndarray:
+def agn_mags(
+    rng: np.random.Generator, p: Params, obj: np.ndarray, mjd: np.ndarray, band: np.ndarray
+) -> np.ndarray:
     """Damped-random-walk magnitudes (exact Ornstein-Uhlenbeck update between sorted visits)."""
     x = np.empty(mjd.size)
     first = np.r_[True, obj[1:] != obj[:-1]]

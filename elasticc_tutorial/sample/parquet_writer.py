@@ -56,6 +56,8 @@ def write_parquet(sample: ModelSample, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     frame = parquet_frame(sample)
     if frame.height != sample.head.height:
-        raise ValueError(f"{sample.model}: {sample.head.height} objects but {frame.height} Parquet rows")
+        raise ValueError(
+            f"{sample.model}: {sample.head.height} objects but {frame.height} Parquet rows"
+        )
     frame.write_parquet(path, compression="zstd", statistics=True)
     return path

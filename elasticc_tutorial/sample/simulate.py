@@ -20,7 +20,6 @@ of the model name (:func:`model_seed`), so models are independent and reproducib
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 
 import numpy as np
 import polars as pl
@@ -37,17 +36,29 @@ __all__ = ["model_seed", "simulate_model"]
 R_MW = np.array([4.145, 3.237, 2.273, 1.684, 1.323, 1.088])
 _C_KMS = 299792.458
 _DIPOLE_V, _DIPOLE_RA, _DIPOLE_DEC = 369.82, 168.01, -6.98
-_ZQ = np.array([-2.5758, -1.2816, -0.8416, -0.5244, -0.2533, 0.0, 0.2533, 0.5244, 0.8416, 1.2816, 2.5758])
+_ZQ = np.array(
+    [-2.5758, -1.2816, -0.8416, -0.5244, -0.2533, 0.0, 0.2533, 0.5244, 0.8416, 1.2816, 2.5758]
+)
 _HOST_COLOUR = np.array([1.8, 0.6, 0.0, -0.3, -0.45, -0.6])
 DDF_FRACTION = 0.03
+#: candidates simulated at once; bounds the memory of one model whatever the sample size
+MAX_BATCH = 2000
 
-_POLARS_OF_TFORM = {"1D": pl.Float64, "1E": pl.Float32, "1J": pl.Int32, "1I": pl.Int16, "1K": pl.Int64}
+_POLARS_OF_TFORM = {
+    "1D": pl.Float64,
+    "1E": pl.Float32,
+    "1J": pl.Int32,
+    "1I": pl.Int16,
+    "1K": pl.Int64,
+}
 
 
 def model_seed(seed: int, model: str, *, offset: int = 0) -> np.random.Generator:
     """A Generator(PCG64) for ``model``: seed plus a stable (process-independent) hash of its name."""
     digest = hashlib.sha256(model.encode()).digest()
-    return np.random.Generator(np.random.PCG64([int(seed), int(offset), int.from_bytes(digest[:8], "little")]))
+    return np.random.Generator(
+        np.random.PCG64([int(seed), int(offset), int.from_bytes(digest[:8], "little")])
+    )
 
 
 def polars_dtype(tform: str) -> pl.DataType:
@@ -56,14 +67,18 @@ def polars_dtype(tform: str) -> pl.DataType:
 
 
 # ------------------------------------------------------------------------------ sky and redshift
-def _sky(rng: np.random.Generator, n: int, galactic: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _sky(
+    rng: np.random.Generator, n: int, galactic: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """RA, Dec (deg, LSST southern footprint) and Galactic latitude of ``n`` positions."""
     ra_all, dec_all, b_all = [], [], []
     got = 0
     while got < n:
         m = 4 * (n - got) + 8
         ra = rng.uniform(0.0, 360.0, m)
-        dec = np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(-75.0)), np.sin(np.radians(5.0)), m)))
+        dec = np.degrees(
+            np.arcsin(rng.uniform(np.sin(np.radians(-75.0)), np.sin(np.radians(5.0)), m))
+        )
         b = SkyCoord(ra=ra * u.deg, dec=dec * u.deg, frame="icrs").galactic.b.deg
         keep = rng.random(m) < (np.exp(-np.abs(b) / 15.0) + 0.05 if galactic else np.abs(b) > 10.0)
         ra_all.append(ra[keep])
@@ -121,7 +136,11 @@ def _host(rng: np.random.Generator, p: dict[str, np.ndarray]) -> None:
     p["logmass"] = logm
     p["logsfr"] = logm - 10.0 + rng.normal(0.0, 0.5, n)
     m_r = -20.8 - 1.8 * (logm - 10.5) + p["mu"] + 2.5 * np.log10(1.0 + p["z"])
-    p["host_mag"] = m_r[:, None] + _HOST_COLOUR[None, :] * (1.0 + 0.5 * p["z"][:, None]) + rng.normal(0, 0.1, (n, 6))
+    p["host_mag"] = (
+        m_r[:, None]
+        + _HOST_COLOUR[None, :] * (1.0 + 0.5 * p["z"][:, None])
+        + rng.normal(0, 0.1, (n, 6))
+    )
     p["host_magerr"] = 0.01 + 10.0 ** (0.4 * (p["host_mag"] - 27.0))
     size = rng.lognormal(0.0, 0.5, n)  # half-light radius, arcsec
     sep = size * rng.lognormal(-0.3, 0.7, n)
@@ -151,7 +170,7 @@ def _helio(z_cmb: np.ndarray, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
 
 
 def _mags(spec, rng, p, obj, mjd, band):
-    """(difference-flux magnitude source, total magnitude, template magnitude or None)."""
+    """(true AB magnitude of the source at the visits, whether it has a template to subtract)."""
     if spec.galactic:
         return models.galactic_mags(spec, p, obj, mjd, band), True
     if spec.kind == "agn":
@@ -196,7 +215,7 @@ def simulate_model(
     rng = model_seed(seed, model, offset=seed_offset)
     parts = []
     kept = 0
-    batch = max(32, 2 * n_objects)
+    batch = min(max(32, 2 * n_objects), MAX_BATCH)
     for _ in range(200):
         p = _draw(spec, rng, batch)
         obj, mjd, band, mag, ftrue, vis, ddf = _observe_batch(spec, rng, p)
@@ -209,7 +228,7 @@ def simulate_model(
             kept += passed.size
         if kept >= n_objects:
             break
-        batch = min(8 * batch, 20000)
+        batch = min(4 * batch, MAX_BATCH)
     else:  # pragma: no cover - only with absurd model parameters
         raise RuntimeError(f"{model}: only {kept} of {n_objects} objects passed the trigger")
     return _assemble(spec, rng, parts, n_objects, snid_base)
@@ -220,7 +239,11 @@ def _collect(spec, p, passed, obj, mjd, band, mag, ftrue, vis, ddf):
     remap = np.full(len(p["ra"]), -1)
     remap[passed] = np.arange(passed.size)
     rows = remap[obj] >= 0
-    sub = {k: v[passed] for k, v in p.items() if isinstance(v, np.ndarray) and v.shape[:1] == (len(p["ra"]),)}
+    sub = {
+        k: v[passed]
+        for k, v in p.items()
+        if isinstance(v, np.ndarray) and v.shape[:1] == (len(p["ra"]),)
+    }
     sub["ddf"] = ddf[passed]
     sub["_rows"] = {
         "obj": remap[obj[rows]],
@@ -247,7 +270,9 @@ def _concat(parts: list[dict]) -> tuple[dict[str, np.ndarray], dict[str, np.ndar
     return p, rows
 
 
-def _per_object_first(obj: np.ndarray, mask: np.ndarray, values: np.ndarray, n: int, *, last: bool = False) -> np.ndarray:
+def _per_object_first(
+    obj: np.ndarray, mask: np.ndarray, values: np.ndarray, n: int, *, last: bool = False
+) -> np.ndarray:
     out = np.full(n, -9.0)
     idx = np.nonzero(mask)[0]
     if last:
@@ -268,7 +293,9 @@ def _assemble(spec, rng, parts, n, snid_base) -> ModelSample:
     di = np.nonzero(det)[0]
     _, fi = np.unique(obj[di], return_index=True)
     first_det[di[fi]] = True
-    r["photflag"] = np.where(first_det, r["photflag"] | cadence.PHOTFLAG_TRIGGER, r["photflag"]).astype(np.int32)
+    r["photflag"] = np.where(
+        first_det, r["photflag"] | cadence.PHOTFLAG_TRIGGER, r["photflag"]
+    ).astype(np.int32)
     nobs = np.bincount(obj, minlength=n)
     snid = snid_base + rng.choice(9_000_000, size=n, replace=False)
     snr = np.where(r["sat"], 0.0, r["fluxcal"] / r["fluxcalerr"])
@@ -291,12 +318,20 @@ def _assemble(spec, rng, parts, n, snid_base) -> ModelSample:
         _, fo = np.unique(obj[order], return_index=True)
         sim_peakmjd = mjd[order[fo]]
         peak_obj = np.repeat(np.arange(n), 6)
-        peak_mag = _mags(spec, rng, p, peak_obj, np.repeat(sim_peakmjd, 6), np.tile(np.arange(6), n))[0].reshape(n, 6)
+        peak_mag = _mags(
+            spec, rng, p, peak_obj, np.repeat(sim_peakmjd, 6), np.tile(np.arange(6), n)
+        )[0].reshape(n, 6)
         if spec.kind == "agn":
             peak_mag = p["template"].copy()
     else:
         sim_peakmjd = p["t_peak"]
-        peak_mag = models.transient_mags(spec.transient, p, np.repeat(np.arange(n), 6), np.repeat(sim_peakmjd, 6), np.tile(np.arange(6), n)).reshape(n, 6)
+        peak_mag = models.transient_mags(
+            spec.transient,
+            p,
+            np.repeat(np.arange(n), 6),
+            np.repeat(sim_peakmjd, 6),
+            np.tile(np.arange(6), n),
+        ).reshape(n, 6)
     width = _widths(spec, p, n) if not (galactic or spec.kind == "agn") else np.full((n, 6), -9.0)
 
     spec_conf = rng.random(n) < np.where(peak_mag.min(axis=1) < 21.0, 0.5, 0.1)
@@ -347,32 +382,60 @@ def _assemble(spec, rng, parts, n, snid_base) -> ModelSample:
     if galactic:
         for i, b in enumerate(BANDS):
             h[f"SIM_TEMPLATEMAG_{b}"] = p["template"][:, i]
-        h.update({
-            "REDSHIFT_HELIO": -9.0, "REDSHIFT_HELIO_ERR": -9.0, "REDSHIFT_FINAL": -9.0,
-            "REDSHIFT_FINAL_ERR": -9.0, "VPEC": 0.0, "VPEC_ERR": 0.0,
-            "SIM_REDSHIFT_HELIO": 0.0, "SIM_REDSHIFT_CMB": 0.0, "SIM_REDSHIFT_HOST": 0.0,
-            "SIM_REDSHIFT_FLAG": 1, "SIM_VPEC": 0.0, "SIM_HOSTLIB_GALID": -9, "SIM_DLMU": 0.0,
-            "SIM_LENSDMU": 0.0, "SIM_MWEBV": 0.0, "SIM_MJD_EXPLODE": -9.0, "SIM_MAGSMEAR_COH": 0.0,
-            "SIM_AV": -9.0, "SIM_RV": -9.0,
-        })
+        h.update(
+            {
+                "REDSHIFT_HELIO": -9.0,
+                "REDSHIFT_HELIO_ERR": -9.0,
+                "REDSHIFT_FINAL": -9.0,
+                "REDSHIFT_FINAL_ERR": -9.0,
+                "VPEC": 0.0,
+                "VPEC_ERR": 0.0,
+                "SIM_REDSHIFT_HELIO": 0.0,
+                "SIM_REDSHIFT_CMB": 0.0,
+                "SIM_REDSHIFT_HOST": 0.0,
+                "SIM_REDSHIFT_FLAG": 1,
+                "SIM_VPEC": 0.0,
+                "SIM_HOSTLIB_GALID": -9,
+                "SIM_DLMU": 0.0,
+                "SIM_LENSDMU": 0.0,
+                "SIM_MWEBV": 0.0,
+                "SIM_MJD_EXPLODE": -9.0,
+                "SIM_MAGSMEAR_COH": 0.0,
+                "SIM_AV": -9.0,
+                "SIM_RV": -9.0,
+            }
+        )
         zhelio = np.zeros(n)
     else:
         zhelio = _helio(p["z"], p["ra"], p["dec"])
         zmeas = np.where(p["has_specz"], p["specz"], p["zphot"])
         zerr = np.where(p["has_specz"], 1e-4, p["zphot_err"])
         zfinal = (1.0 + zmeas) * (1.0 + p["z"]) / (1.0 + zhelio) - 1.0
-        h.update({
-            "REDSHIFT_HELIO": zmeas, "REDSHIFT_HELIO_ERR": zerr, "REDSHIFT_FINAL": zfinal,
-            "REDSHIFT_FINAL_ERR": zerr, "VPEC": 0.0, "VPEC_ERR": 300.0,
-            "SIM_REDSHIFT_HELIO": zhelio, "SIM_REDSHIFT_CMB": p["z"], "SIM_REDSHIFT_HOST": p["z"],
-            "SIM_REDSHIFT_FLAG": 3, "SIM_VPEC": p["vpec"], "SIM_HOSTLIB_GALID": p["galid"],
-            "SIM_HOSTLIB(LOGMASS_TRUE)": p["logmass"], "SIM_HOSTLIB(LOG_SFR)": p["logsfr"],
-            "SIM_DLMU": p["mu"], "SIM_LENSDMU": p["lensdmu"], "SIM_MWEBV": p["mwebv"],
-            "SIM_MJD_EXPLODE": p.get("t_explode", np.full(n, -9.0)),
-            "SIM_MAGSMEAR_COH": p.get("magsmear", np.zeros(n)),
-            "SIM_AV": np.where(p.get("av", np.zeros(n)) > 0, p.get("av", np.zeros(n)), -9.0),
-            "SIM_RV": np.where(p.get("av", np.zeros(n)) > 0, 3.1, -9.0),
-        })
+        h.update(
+            {
+                "REDSHIFT_HELIO": zmeas,
+                "REDSHIFT_HELIO_ERR": zerr,
+                "REDSHIFT_FINAL": zfinal,
+                "REDSHIFT_FINAL_ERR": zerr,
+                "VPEC": 0.0,
+                "VPEC_ERR": 300.0,
+                "SIM_REDSHIFT_HELIO": zhelio,
+                "SIM_REDSHIFT_CMB": p["z"],
+                "SIM_REDSHIFT_HOST": p["z"],
+                "SIM_REDSHIFT_FLAG": 3,
+                "SIM_VPEC": p["vpec"],
+                "SIM_HOSTLIB_GALID": p["galid"],
+                "SIM_HOSTLIB(LOGMASS_TRUE)": p["logmass"],
+                "SIM_HOSTLIB(LOG_SFR)": p["logsfr"],
+                "SIM_DLMU": p["mu"],
+                "SIM_LENSDMU": p["lensdmu"],
+                "SIM_MWEBV": p["mwebv"],
+                "SIM_MJD_EXPLODE": p.get("t_explode", np.full(n, -9.0)),
+                "SIM_MAGSMEAR_COH": p.get("magsmear", np.zeros(n)),
+                "SIM_AV": np.where(p.get("av", np.zeros(n)) > 0, p.get("av", np.zeros(n)), -9.0),
+                "SIM_RV": np.where(p.get("av", np.zeros(n)) > 0, 3.1, -9.0),
+            }
+        )
         for i, b in enumerate(("g", "r", "i")):
             h[f"SIM_HOSTLIB({b}_obs)"] = p["host_mag"][:, i + 1]
         for i, b in enumerate(BANDS):
@@ -380,41 +443,48 @@ def _assemble(spec, rng, parts, n, snid_base) -> ModelSample:
         if spec.name == "SNIa-SALT3":
             # observed-frame B peak: Tripp M_B (incl. beta c) + distance modulus
             mb = p["m_abs"] + 3.1 * p["salt_c"] + p["mu"]
-            h.update({
-                "SIM_SALT2x0": 10.0 ** (-0.4 * (mb - 10.635)),
-                "SIM_SALT2x1": p["salt_x1"], "SIM_SALT2c": p["salt_c"],
-                "SIM_SALT2mB": mb, "SIM_SALT2alpha": 0.14,
-                "SIM_SALT2beta": 3.1, "SIM_SALT2gammaDM": p["salt_gamma"],
-            })
+            h.update(
+                {
+                    "SIM_SALT2x0": 10.0 ** (-0.4 * (mb - 10.635)),
+                    "SIM_SALT2x1": p["salt_x1"],
+                    "SIM_SALT2c": p["salt_c"],
+                    "SIM_SALT2mB": mb,
+                    "SIM_SALT2alpha": 0.14,
+                    "SIM_SALT2beta": 3.1,
+                    "SIM_SALT2gammaDM": p["salt_gamma"],
+                }
+            )
 
     head = _frame(HEAD_LAYOUTS[spec.layout], h, n)
 
     band_names = np.array(BANDS)[r["band"]]
     sim_magobs = np.where(np.isfinite(r["mag"]), np.minimum(r["mag"], 99.0), 99.0)
-    phot = pl.DataFrame({
-        "SNID": pl.Series(snid[obj], dtype=pl.Int64),
-        "MJD": pl.Series(mjd, dtype=pl.Float64),
-        "BAND": pl.Series(band_names, dtype=pl.String),
-        "CCDNUM": pl.Series(np.full(mjd.size, -9), dtype=pl.Int16),
-        "FIELD": pl.Series(np.full(mjd.size, "VOID"), dtype=pl.String),
-        "PHOTFLAG": pl.Series(r["photflag"], dtype=pl.Int32),
-        "PHOTPROB": pl.Series(np.full(mjd.size, -9.0), dtype=pl.Float32),
-        "FLUXCAL": pl.Series(r["fluxcal"], dtype=pl.Float32),
-        "FLUXCALERR": pl.Series(r["fluxcalerr"], dtype=pl.Float32),
-        "PSF_SIG1": pl.Series(r["psf"], dtype=pl.Float32),
-        "PSF_SIG2": pl.Series(np.zeros(mjd.size), dtype=pl.Float32),
-        "PSF_RATIO": pl.Series(np.zeros(mjd.size), dtype=pl.Float32),
-        "SKY_SIG": pl.Series(r["sky"], dtype=pl.Float32),
-        "SKY_SIG_T": pl.Series(np.zeros(mjd.size), dtype=pl.Float32),
-        "RDNOISE": pl.Series(np.full(mjd.size, 0.25), dtype=pl.Float32),
-        "ZEROPT": pl.Series(r["zp"], dtype=pl.Float32),
-        "ZEROPT_ERR": pl.Series(np.full(mjd.size, 0.005), dtype=pl.Float32),
-        "GAIN": pl.Series(np.ones(mjd.size), dtype=pl.Float32),
-        "XPIX": pl.Series(np.full(mjd.size, -9.0), dtype=pl.Float32),
-        "YPIX": pl.Series(np.full(mjd.size, -9.0), dtype=pl.Float32),
-        "SIM_FLUXCAL_HOSTERR": pl.Series(np.zeros(mjd.size), dtype=pl.Float32),
-        "SIM_MAGOBS": pl.Series(sim_magobs, dtype=pl.Float32),
-    })
+    phot = pl.DataFrame(
+        {
+            "SNID": pl.Series(snid[obj], dtype=pl.Int64),
+            "MJD": pl.Series(mjd, dtype=pl.Float64),
+            "BAND": pl.Series(band_names, dtype=pl.String),
+            "CCDNUM": pl.Series(np.full(mjd.size, -9), dtype=pl.Int16),
+            "FIELD": pl.Series(np.full(mjd.size, "VOID"), dtype=pl.String),
+            "PHOTFLAG": pl.Series(r["photflag"], dtype=pl.Int32),
+            "PHOTPROB": pl.Series(np.full(mjd.size, -9.0), dtype=pl.Float32),
+            "FLUXCAL": pl.Series(r["fluxcal"], dtype=pl.Float32),
+            "FLUXCALERR": pl.Series(r["fluxcalerr"], dtype=pl.Float32),
+            "PSF_SIG1": pl.Series(r["psf"], dtype=pl.Float32),
+            "PSF_SIG2": pl.Series(np.zeros(mjd.size), dtype=pl.Float32),
+            "PSF_RATIO": pl.Series(np.zeros(mjd.size), dtype=pl.Float32),
+            "SKY_SIG": pl.Series(r["sky"], dtype=pl.Float32),
+            "SKY_SIG_T": pl.Series(np.zeros(mjd.size), dtype=pl.Float32),
+            "RDNOISE": pl.Series(np.full(mjd.size, 0.25), dtype=pl.Float32),
+            "ZEROPT": pl.Series(r["zp"], dtype=pl.Float32),
+            "ZEROPT_ERR": pl.Series(np.full(mjd.size, 0.005), dtype=pl.Float32),
+            "GAIN": pl.Series(np.ones(mjd.size), dtype=pl.Float32),
+            "XPIX": pl.Series(np.full(mjd.size, -9.0), dtype=pl.Float32),
+            "YPIX": pl.Series(np.full(mjd.size, -9.0), dtype=pl.Float32),
+            "SIM_FLUXCAL_HOSTERR": pl.Series(np.zeros(mjd.size), dtype=pl.Float32),
+            "SIM_MAGOBS": pl.Series(sim_magobs, dtype=pl.Float32),
+        }
+    )
     assert phot.columns[1:] == [c for c, _ in PHOT_COLUMNS]
 
     season = cadence.in_season(sim_peakmjd, p["ra"])
@@ -455,16 +525,31 @@ def _assemble(spec, rng, parts, n, snid_base) -> ModelSample:
         "GALNMATCH": 0 if galactic else 1,
         "GALRANDOM_RADIUS": 0.0 if galactic else p["host_sep"],
         "GALRANDOM_PHI": 0.0 if galactic else p["host_phi"],
-        "PERIOD": p["period"] if "period" in p else -9.0,
+        "PERIOD": p.get("period", -9.0),
     }
     for i, b in enumerate(BANDS):
         t[f"PEAKMAG_{b}"] = peak_mag[:, i]
         t[f"WIDTH_{b}"] = width[:, i]
-    int_cols = {"CID", "LIBID", "SIM_SEARCHEFF_MASK", "GENTYPE", "NON1A_INDEX", "GALID", "NOBS", "NOBS_SATURATE", "GALNMATCH"}
-    truth = pl.DataFrame({
-        k: pl.Series(np.broadcast_to(np.asarray(t[k]), (n,)), dtype=pl.Int64 if k in int_cols else pl.Float64)
-        for k in DUMP_VARNAMES_FINAL
-    })
+    int_cols = {
+        "CID",
+        "LIBID",
+        "SIM_SEARCHEFF_MASK",
+        "GENTYPE",
+        "NON1A_INDEX",
+        "GALID",
+        "NOBS",
+        "NOBS_SATURATE",
+        "GALNMATCH",
+    }
+    truth = pl.DataFrame(
+        {
+            k: pl.Series(
+                np.broadcast_to(np.asarray(t[k]), (n,)),
+                dtype=pl.Int64 if k in int_cols else pl.Float64,
+            )
+            for k in DUMP_VARNAMES_FINAL
+        }
+    )
     return ModelSample(model=spec.name, gentype=gentype, head=head, phot=phot, truth=truth)
 
 
@@ -495,21 +580,36 @@ def _host_columns(h: dict, p: dict, galactic: bool, n: int) -> None:
         h[f"HOSTGAL_SB_FLUXCAL_{b}"] = -999.0
     if galactic:
         return
-    h.update({
-        "HOSTGAL_NMATCH": 1, "HOSTGAL_NMATCH2": 1, "HOSTGAL_OBJID": p["galid"],
-        "HOSTGAL_PHOTOZ": p["zphot"], "HOSTGAL_PHOTOZ_ERR": p["zphot_err"],
-        "HOSTGAL_SPECZ": p["specz"], "HOSTGAL_SPECZ_ERR": np.where(p["has_specz"], 1e-4, -9.0),
-        "HOSTGAL_RA": p["host_ra"], "HOSTGAL_DEC": p["host_dec"], "HOSTGAL_SNSEP": p["host_sep"],
-        "HOSTGAL_DDLR": p["host_ddlr"], "HOSTGAL_LOGMASS": p["logmass"],
-        "HOSTGAL_ELLIPTICITY": p["host_ell"], "HOSTGAL_SQRADIUS": (p["host_size"] / 0.2) ** 2,
-        "HOSTGAL_OBJID2": -9, "HOSTGAL_OBJID_UNIQUE": -9,
-    })
-    for i, q in enumerate(("000", "010", "020", "030", "040", "050", "060", "070", "080", "090", "100")):
+    h.update(
+        {
+            "HOSTGAL_NMATCH": 1,
+            "HOSTGAL_NMATCH2": 1,
+            "HOSTGAL_OBJID": p["galid"],
+            "HOSTGAL_PHOTOZ": p["zphot"],
+            "HOSTGAL_PHOTOZ_ERR": p["zphot_err"],
+            "HOSTGAL_SPECZ": p["specz"],
+            "HOSTGAL_SPECZ_ERR": np.where(p["has_specz"], 1e-4, -9.0),
+            "HOSTGAL_RA": p["host_ra"],
+            "HOSTGAL_DEC": p["host_dec"],
+            "HOSTGAL_SNSEP": p["host_sep"],
+            "HOSTGAL_DDLR": p["host_ddlr"],
+            "HOSTGAL_LOGMASS": p["logmass"],
+            "HOSTGAL_ELLIPTICITY": p["host_ell"],
+            "HOSTGAL_SQRADIUS": (p["host_size"] / 0.2) ** 2,
+            "HOSTGAL_OBJID2": -9,
+            "HOSTGAL_OBJID_UNIQUE": -9,
+        }
+    )
+    for i, q in enumerate(
+        ("000", "010", "020", "030", "040", "050", "060", "070", "080", "090", "100")
+    ):
         h[f"HOSTGAL_ZPHOT_Q{q}"] = p["zphot_q"][:, i]
     for i, b in enumerate(BANDS):
         h[f"HOSTGAL_MAG_{b}"] = p["host_mag"][:, i]
         h[f"HOSTGAL_MAGERR_{b}"] = p["host_magerr"][:, i]
-        h[f"HOSTGAL_SB_FLUXCAL_{b}"] = 10.0 ** (-0.4 * (p["host_mag"][:, i] - 27.5)) / (np.pi * p["host_size"] ** 2)
+        h[f"HOSTGAL_SB_FLUXCAL_{b}"] = 10.0 ** (-0.4 * (p["host_mag"][:, i] - 27.5)) / (
+            np.pi * p["host_size"] ** 2
+        )
 
 
 def _frame(layout: list[tuple[str, str]], values: dict, n: int) -> pl.DataFrame:
@@ -538,11 +638,9 @@ def _widths(spec: models.ModelSpec, p: dict, n: int) -> np.ndarray:
     for b in range(6):
         t = p["t_peak"][:, None] + (lo + (hi - lo) * frac[None, :]) * (1.0 + p["z"][:, None])
         obj = np.repeat(np.arange(n), k)
-        m = models.transient_mags(spec.transient, p, obj, t.ravel(), np.full(n * k, b)).reshape(n, k)
+        m = models.transient_mags(spec.transient, p, obj, t.ravel(), np.full(n * k, b)).reshape(
+            n, k
+        )
         f = 10.0 ** (-0.4 * (m - m.min(axis=1, keepdims=True)))
         out[:, b] = (f > 0.5).sum(axis=1) * (hi - lo) / (k - 1) * (1.0 + p["z"])
     return out
-
-
-def iter_models(names: list[str]) -> Iterator[str]:  # pragma: no cover - convenience
-    yield from names

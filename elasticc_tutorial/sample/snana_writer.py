@@ -4,7 +4,7 @@ One directory ``<prefix><model>/`` holds ``<prefix>NONIaMODEL0-NNNN_HEAD.FITS.gz
 ``_PHOT.FITS.gz`` pairs, ``<prefix><model>.DUMP`` (truth), ``.README`` and ``.LIST``. The real
 campaign wrote 40 pairs per model (one per core); a small sample would then consist mostly of
 near-empty files, so this writer uses ``ceil(n_objects / OBJECTS_PER_FILE)`` pairs, at most 40
-(4 for 40 objects; the ``--scale`` benchmarks reach 40).
+(4 for the default 20 objects; ``--scale`` benchmarks reach 40).
 
 Layout facts reproduced from the real files: an empty primary HDU (BITPIX -32, NAXIS 1,
 NAXIS1 0) carrying the global SNANA keywords, one BINTABLE with EXTNAME ``Header`` or
@@ -28,22 +28,51 @@ from elasticc_tutorial.sample.models import MODELS
 
 __all__ = ["OBJECTS_PER_FILE", "file_groups", "pointers", "write_dump", "write_model"]
 
-OBJECTS_PER_FILE = 10
+OBJECTS_PER_FILE = 5
 MAX_FILES = 40
 
 _SEPARATOR = {
-    "MJD": -777.0, "BAND": "-", "CCDNUM": -9, "FIELD": "XXXX", "PHOTFLAG": 0, "PHOTPROB": 0.0,
-    "FLUXCAL": -777.0, "FLUXCALERR": -777.0, "PSF_SIG1": -9.0, "PSF_SIG2": 0.0, "PSF_RATIO": 0.0,
-    "SKY_SIG": -9.0, "SKY_SIG_T": 0.0, "RDNOISE": -9.0, "ZEROPT": -9.0, "ZEROPT_ERR": 0.0,
-    "GAIN": -9.0, "XPIX": -9.0, "YPIX": -9.0, "SIM_FLUXCAL_HOSTERR": 0.0, "SIM_MAGOBS": 99.0,
-}  # fmt: skip
+    "MJD": -777.0,
+    "BAND": "-",
+    "CCDNUM": -9,
+    "FIELD": "XXXX",
+    "PHOTFLAG": 0,
+    "PHOTPROB": 0.0,
+    "FLUXCAL": -777.0,
+    "FLUXCALERR": -777.0,
+    "PSF_SIG1": -9.0,
+    "PSF_SIG2": 0.0,
+    "PSF_RATIO": 0.0,
+    "SKY_SIG": -9.0,
+    "SKY_SIG_T": 0.0,
+    "RDNOISE": -9.0,
+    "ZEROPT": -9.0,
+    "ZEROPT_ERR": 0.0,
+    "GAIN": -9.0,
+    "XPIX": -9.0,
+    "YPIX": -9.0,
+    "SIM_FLUXCAL_HOSTERR": 0.0,
+    "SIM_MAGOBS": 99.0,
+}
 _NUMPY_OF_TFORM = {"1D": ">f8", "1E": ">f4", "1J": ">i4", "1I": ">i2", "1K": ">i8"}
 _TFORM_COMMENT = {
-    "1D": "8-byte DOUBLE", "1E": "4-byte REAL", "1J": "4-byte INTEGER", "1I": "2-byte INTEGER",
+    "1D": "8-byte DOUBLE",
+    "1E": "4-byte REAL",
+    "1J": "4-byte INTEGER",
+    "1I": "2-byte INTEGER",
     "1K": "8-byte INTEGER",
-}  # fmt: skip
-_DUMP_INT = {"CID", "LIBID", "SIM_SEARCHEFF_MASK", "GENTYPE", "NON1A_INDEX", "GALID", "NOBS",
-             "NOBS_SATURATE", "GALNMATCH"}  # fmt: skip
+}
+_DUMP_INT = {
+    "CID",
+    "LIBID",
+    "SIM_SEARCHEFF_MASK",
+    "GENTYPE",
+    "NON1A_INDEX",
+    "GALID",
+    "NOBS",
+    "NOBS_SATURATE",
+    "GALNMATCH",
+}
 _DUMP_MJD = {"PEAKMJD", "MJD_DETECT_FIRST", "MJD_DETECT_LAST"}
 
 
@@ -99,8 +128,14 @@ def _primary(model: str, version: str, photfile: str, *, head: bool) -> bytes:
         _card("NAXIS", 1, "number of data axes"),
         _card("NAXIS1", 0, "length of data axis 1"),
         _card("EXTEND", True, "FITS dataset may contain extensions"),
-        _card("COMMENT", comment="  FITS (Flexible Image Transport System) format is defined in 'Astronomy"),
-        _card("COMMENT", comment="  and Astrophysics', volume 376, page 359; bibcode: 2001A&A...376..359H"),
+        _card(
+            "COMMENT",
+            comment="  FITS (Flexible Image Transport System) format is defined in 'Astronomy",
+        ),
+        _card(
+            "COMMENT",
+            comment="  and Astrophysics', volume 376, page 359; bibcode: 2001A&A...376..359H",
+        ),
         _card("HIERARCH CODE_IVERSION", 22, "Internal SNFTSIO code version"),
         _card("HIERARCH SNANA_PATH", "elasticc_tutorial.sample", "SNANA"),
         _card("HIERARCH SNANA_VERSION", "synthetic", "SNANA version"),
@@ -125,15 +160,25 @@ def _primary(model: str, version: str, photfile: str, *, head: bool) -> bytes:
     cards += [
         _card("DATATYPE", "SIM_SNANA", "SNANA Simulation"),
         _card("LONGSTRN", "OGIP 1.0", "The HEASARC Long String Convention may be used."),
-        _card("COMMENT", comment="  This FITS file may contain long string keyword values that are"),
-        _card("COMMENT", comment="  continued over multiple keywords.  The HEASARC convention uses the &"),
-        _card("COMMENT", comment="  character at the end of each substring which is then continued"),
+        _card(
+            "COMMENT", comment="  This FITS file may contain long string keyword values that are"
+        ),
+        _card(
+            "COMMENT",
+            comment="  continued over multiple keywords.  The HEASARC convention uses the &",
+        ),
+        _card(
+            "COMMENT", comment="  character at the end of each substring which is then continued"
+        ),
         _card("COMMENT", comment="  on the next keyword which has the name CONTINUE."),
         _card("HIERARCH SIMLIB_FILE", "synthetic_wfd.simlib", "SIMLIB Cadence/conditions File"),
         _card("HIERARCH KCOR_FILE", "synthetic_kcor_LSST.fits", "KCOR/calibration file"),
         _card("HIERARCH SIMLIB_MSKOPT", 128, "SIMLIB options mask"),
-        _card("HIERARCH HOSTLIB_FILE", "NONE" if spec.galactic else "synthetic.HOSTLIB",
-              "name of HOSTLIB file"),  # fmt: skip
+        _card(
+            "HIERARCH HOSTLIB_FILE",
+            "NONE" if spec.galactic else "synthetic.HOSTLIB",
+            "name of HOSTLIB file",
+        ),
         _card("HIERARCH SIM_MODEL_INDEX", spec.model_index, "SIM MODEL index"),
         _card("HIERARCH SIMOPT_MWCOLORLAW", 99, "option for MW color law"),
         _card("SIM_MWRV", 3.1, "RV for Galactic extinction"),
@@ -147,7 +192,9 @@ def _primary(model: str, version: str, photfile: str, *, head: bool) -> bytes:
         "lclib": [],
     }[spec.layout]
     if hostpars:
-        cards.append(_card("HIERARCH SIM_HOSTLIB_NPAR", len(hostpars), "Number of SIM_HOSTLIB params"))
+        cards.append(
+            _card("HIERARCH SIM_HOSTLIB_NPAR", len(hostpars), "Number of SIM_HOSTLIB params")
+        )
         cards += [
             _card(f"HIERARCH SIM_HOSTLIB_PAR{i:02d}", name, "HOSTLIB column name")
             for i, name in enumerate(hostpars)
@@ -198,8 +245,9 @@ def _gzip_to(path: Path, *parts: bytes) -> None:
     path.write_bytes(gzip.compress(b"".join(parts), compresslevel=6, mtime=0))
 
 
-def write_model(sample: ModelSample, directory: Path, prefix: str, dump_varnames: tuple[str, ...],
-                *, seed: int) -> list[Path]:  # fmt: skip
+def write_model(
+    sample: ModelSample, directory: Path, prefix: str, dump_varnames: tuple[str, ...], *, seed: int
+) -> list[Path]:
     """Write ``sample`` into ``directory`` (created) as ``prefix``-named SNANA files.
 
     ``prefix`` is e.g. ``"ELASTICC2_FINAL_"``; returns the paths written.
@@ -227,8 +275,16 @@ def write_model(sample: ModelSample, directory: Path, prefix: str, dump_varnames
         hdata["PTROBS_MIN"], hdata["PTROBS_MAX"] = pmin, pmax
         # PHOT rows with one separator after each light curve
         n_rows = int(sub_nobs.sum()) + len(objs)
-        src = np.concatenate([np.arange(row_start[o], row_start[o] + nobs[o]) for o in objs]) if len(objs) else np.zeros(0, int)
-        dest = np.concatenate([np.arange(a - 1, b) for a, b in zip(pmin, pmax, strict=True)]) if len(objs) else np.zeros(0, int)
+        src = (
+            np.concatenate([np.arange(row_start[o], row_start[o] + nobs[o]) for o in objs])
+            if len(objs)
+            else np.zeros(0, int)
+        )
+        dest = (
+            np.concatenate([np.arange(a - 1, b) for a, b in zip(pmin, pmax, strict=True)])
+            if len(objs)
+            else np.zeros(0, int)
+        )
         sep = pmax  # 0-based index of the row after each light curve
         pdata = {}
         for c, tform in PHOT_COLUMNS:
