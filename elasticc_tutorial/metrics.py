@@ -24,6 +24,7 @@ from elasticc_tutorial.taxonomy import MATCH_LEVELS, MatchLevel
 __all__ = [
     "best_class",
     "coarsen",
+    "coarsen_expr",
     "completeness_purity",
     "confusion_matrix",
     "explode_classifications",
@@ -65,7 +66,10 @@ def coarsen(classid: int, level: MatchLevel) -> int:
     return cid
 
 
-def _coarsen_expr(expr: pl.Expr, level: MatchLevel) -> pl.Expr:
+def coarsen_expr(classid: pl.Expr | str, level: MatchLevel) -> pl.Expr:
+    """Expression: :func:`coarsen` applied to a classId column (nulls stay null; an unknown
+    classId raises when the expression is evaluated)."""
+    expr = pl.col(classid) if isinstance(classid, str) else classid
     mapping = {c: coarsen(c, level) for c in taxonomy.classids()}
     return expr.replace_strict(mapping, return_dtype=pl.Int32)
 
@@ -143,8 +147,8 @@ def _labelled(
     """Rows with a mapped gentype, with ``true_class`` and ``pred_class`` coarsened to ``level``."""
     _require(frame, [gentype, predicted], "frame")
     out = frame.select(
-        _coarsen_expr(true_classid(gentype), level).alias("true_class"),
-        _coarsen_expr(pl.col(predicted), level).alias("pred_class"),
+        coarsen_expr(true_classid(gentype), level).alias("true_class"),
+        coarsen_expr(pl.col(predicted), level).alias("pred_class"),
         true_classid(gentype).is_null().alias("_unmapped"),
     )
     dropped = int(out["_unmapped"].sum())

@@ -38,13 +38,38 @@ def embedded_server(pgdata: str | Path, *, keep_running: bool = False) -> Iterat
     pgdata = Path(pgdata).expanduser().resolve()
     if not pgdata.parent.is_dir():
         raise FileNotFoundError(f"pgdata parent directory {pgdata.parent} does not exist")
-    server = pgserver.get_server(pgdata, cleanup_mode=None if keep_running else "stop")
+    with _small_wal_segments(pgserver):
+        server = pgserver.get_server(pgdata, cleanup_mode=None if keep_running else "stop")
     url = server.get_uri()
     log.info("embedded PostgreSQL for %s at %s", pgdata, url)
     try:
         yield url
     finally:
         server.cleanup()
+
+
+@contextlib.contextmanager
+def _small_wal_segments(pgserver_module) -> Iterator[None]:
+    """Make pgserver's ``initdb`` create 1 MB WAL segments instead of 16 MB.
+
+    A cluster keeps at least two segments of write-ahead log; with the default size that is 32 MB
+    of dead weight in a small, read-mostly sample. pgserver (0.1.x) has no option for initdb
+    arguments, so its module-level ``initdb`` is wrapped for the duration of ``get_server``.
+    """
+    module = getattr(pgserver_module, "postgres_server", None)
+    original = getattr(module, "initdb", None)
+    if original is None:  # a pgserver whose layout we do not know: keep its defaults
+        yield
+        return
+
+    def initdb(args, *posargs, **kwargs):
+        return original([*args, "--wal-segsize=1"], *posargs, **kwargs)
+
+    module.initdb = initdb
+    try:
+        yield
+    finally:
+        module.initdb = original
 
 
 def connect(url: str, **kwargs) -> psycopg.Connection:

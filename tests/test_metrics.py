@@ -164,3 +164,11 @@ def test_purity_is_null_when_nothing_was_predicted_as_the_class():
 def test_true_classid_expression():
     out = pl.DataFrame({"gentype": [10, 71, 82]}).select(metrics.true_classid())
     assert out.to_series().to_list() == [2222, None, 2233]
+
+
+def test_coarsen_expr_matches_coarsen_and_keeps_nulls():
+    frame = pl.DataFrame({"classid": [2223, 2332, 200, None]})
+    out = frame.select(metrics.coarsen_expr("classid", "category")).to_series().to_list()
+    assert out == [metrics.coarsen(2223, "category"), metrics.coarsen(2332, "category"), 200, None]
+    with pytest.raises(pl.exceptions.InvalidOperationError):
+        pl.DataFrame({"classid": [2227]}).select(metrics.coarsen_expr("classid", "exact"))

@@ -504,9 +504,10 @@ def _connect_and_load(url: str, frames: dict[str, pl.DataFrame], *, create_db: b
             ).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{TOM_DATABASE}"')
-            # our own cluster: keep at most two 16 MB WAL segments, so the sample directory does
-            # not carry ~100 MB of log recycled for future writes (the sample is read-only)
-            conn.execute("ALTER SYSTEM SET min_wal_size = '32MB'")
+            # our own cluster (1 MB WAL segments, see pg.embedded_server): keep only a few
+            # segments, so the sample directory does not carry tens of MB of log recycled for
+            # future writes (the sample is read-mostly)
+            conn.execute("ALTER SYSTEM SET min_wal_size = '4MB'")
             conn.execute("ALTER SYSTEM SET max_wal_size = '32MB'")
             conn.execute("SELECT pg_reload_conf()")
         url = make_conninfo(url, dbname=TOM_DATABASE)
@@ -520,6 +521,12 @@ def _connect_and_load(url: str, frames: dict[str, pl.DataFrame], *, create_db: b
             ) from None
     if create_db:
         with pg.connect(server_url, autocommit=True) as conn:
+            # the load is done: shrink the log budget so the checkpoint removes the segments the
+            # load filled instead of keeping them recycled for writes that will never come
+            conn.execute("ALTER SYSTEM SET max_wal_size = '4MB'")
+            conn.execute("SELECT pg_reload_conf()")
+            conn.execute("CHECKPOINT")
+            conn.execute("SELECT pg_switch_wal()")
             conn.execute("CHECKPOINT")
     log.info("loaded TOM tables: %s", counts)
 

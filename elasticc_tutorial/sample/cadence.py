@@ -22,7 +22,8 @@ Model choices (numbers from the real ELAsTiCC2 training files and the LSST liter
 * **Noise**: ``FLUXCALERR^2 = sigma_sky^2 + F_total / s`` (FLUXCAL units; ``s`` = ADU per FLUXCAL
   unit at the image zero point), i.e. sky noise over the PSF noise-equivalent area 4 pi sigma^2
   plus source Poisson noise (SNANA's ``SMEARFLAG_FLUX 1``).
-* **Detection**: efficiency vs measured |S/N| (difference imaging also detects negative sources) is a logistic curve with 50 % at S/N 5.3 and width 0.65,
+* **Detection**: efficiency vs measured |S/N| (difference imaging also detects negative sources)
+  is a logistic curve with 50 % at S/N 5.3 and width 0.65,
   matching the detected fractions found in LSST SNANA simulations (11 % at S/N 3-4, 28 % at 4-5,
   49 % at 5-6, 76 % at 6-8, >99 % above 8; the ``SEARCHEFF_PIPELINE_EFF`` maps).
 * **Saturation**: a point brighter than the per-band saturation magnitude (about m5 - 8.2, i.e.

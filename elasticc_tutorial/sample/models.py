@@ -16,10 +16,11 @@ Extragalactic explosive transients (rest frame, then redshifted):
 * Distance: flat LCDM, H0 = 70, Om0 = 0.3 (astropy.cosmology), apparent flux density scaled by
   (1+z), and time dilation (1+z) of every time scale.
 * SN Ia (SNIa-SALT3): Tripp (1998) standardisation with SALT2/3 parameters (Guy et al. 2007;
-  Kenworthy et al. 2021): M_B = -19.3 - alpha x1 + beta c + gammaDM, alpha = 0.14, beta = 3.1,
-  gammaDM = +-0.025 (host-mass step, Kelly et al. 2010), x1 ~ N(0, 1), c ~ N(-0.03, 0.08)
-  (Scolnic & Kessler 2016), intrinsic scatter 0.12 mag; stretch 1 + 0.09 x1 scales the time
-  scales; a secondary near-IR maximum ~28 rest-frame days after peak (Kasen 2006);
+  Kenworthy et al. 2021): M_B = -19.3 - alpha x1 + beta c - gammaDM, alpha = 0.14, beta = 3.1,
+  gammaDM = +0.025 / -0.025 above / below host log M = 10 (mass step, Kelly et al. 2010),
+  x1 ~ N(0, 1), c ~ N(-0.03, 0.08) (Scolnic & Kessler 2016), intrinsic scatter 0.12 mag;
+  stretch 1 + 0.09 x1 scales the time scales; a secondary near-IR maximum ~28 rest-frame days
+  after peak (Kasen 2006);
   x0 = 10^(-0.4 (mB - 10.635)).
 * 91bg-like: M_B ~ -17.6, fast and red (Filippenko et al. 1992; Taubenberger 2017).
 * Iax: M ~ -17 +- 1, Foley et al. (2013, ApJ 767, 57).
@@ -38,18 +39,21 @@ Extragalactic explosive transients (rest frame, then redshifted):
 * PISN: M ~ -20.5, rise ~ 100 rest-frame days (Kasen, Woosley & Heger 2011; Gal-Yam et al. 2009).
 * Kilonova (KN_K17): M ~ -15.5, days-long, cooling quickly from 6000 K to 2500 K, so it fades
   first in the blue (Kasen et al. 2017; Cowperthwaite et al. 2017 for AT2017gfo).
-* AGN: damped random walk (Kelly et al. 2009; MacLeod et al. 2010): rest-frame tau ~ 200 d,
-  SF_inf ~ 0.2 mag scaled as lambda_rest^-0.5, f_nu ~ nu^-0.5 continuum, Lyman-alpha forest
-  absorption blueward of 1216 A rest; the photometry is the difference flux with respect to the
-  mean (template) flux.
+* AGN: damped random walk (Kelly et al. 2009; MacLeod et al. 2010): M ~ -22.5 +- 1,
+  rest-frame tau ~ 200 d, SF_inf ~ 0.15 mag scaled as lambda_rest^-0.5, f_nu ~ nu^-0.5
+  continuum, Lyman-alpha forest absorption blueward of 1216 A rest; the photometry is the
+  difference flux with respect to the mean (template) flux.
 
 Galactic models (LCLIB-like: apparent magnitudes that already include extinction, photometry is
-difference flux with respect to the template = quiescent or mean magnitude):
+difference flux with respect to the template = quiescent or mean magnitude; apparent r magnitudes
+follow Galactic star counts, N(<m) ~ 10^(0.3 m), Bahcall & Soneira 1980, within per-class limits,
+so most variables are faint):
 
 * RR Lyrae (RRL): RRab (P 0.45-0.75 d, sawtooth, A_g 0.5-1.2) and RRc (P 0.25-0.42 d,
   near-sinusoidal, A_g 0.3-0.5); Smith (1995); Sesar et al. (2010).
 * Cepheid: log P uniform in [0.5, 1.7] (3-50 d), sawtooth with a 30 % rise, A_g 0.3-1.0;
-  M_V = -2.43 (log P - 1) - 4.05 (Benedict et al. 2007) sets the distance modulus.
+  (Cepheids of M_V = -2.43 (log P - 1) - 4.05, Benedict et al. 2007, at 15-150 kpc land in the
+  r ~ 16-23 range used here). As in the real LCLIB truth, MU is 0 for Galactic models.
 * delta Scuti (d-Sct): P 0.03-0.2 d, amplitudes 0.02-0.3 mag with a first harmonic
   (Breger 2000; McNamara 2011).
 * Eclipsing binaries (EB): 30 % contact (W UMa, P 0.25-0.6 d, continuous light curves), 70 %
@@ -504,8 +508,6 @@ def draw_galactic(spec: ModelSpec, rng: np.random.Generator, p: Params) -> None:
         p["period"] = 10.0**logp
         p["amp_g"] = rng.uniform(0.3, 1.0, n)
         p["rise"] = np.full(n, 0.3)
-        # distance modulus from the Benedict et al. (2007) PL relation, kept for the truth table
-        p["m_abs_v"] = -2.43 * (logp - 1.0) - 4.05
     elif kind == "dsct":
         p["period"] = np.exp(rng.uniform(np.log(0.03), np.log(0.2), n))
         p["amp_g"] = np.exp(rng.uniform(np.log(0.02), np.log(0.3), n))

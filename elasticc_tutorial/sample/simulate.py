@@ -13,6 +13,15 @@ plane-parallel dust slab, capped at 1.5) times a log-normal 30 % scatter; redden
 R_b of Schlafly & Finkbeiner (2011) for the LSST bands. ``MWEBV_APPLYFLAG = 0``: FLUXCAL is *not*
 corrected for Galactic extinction, exactly as in ELAsTiCC2.
 
+Derived columns: the first detection of each object is flagged TRIGGER|DETECT (6144) and gives
+``MJD_TRIGGER`` (= ``MJD_DETECT_FIRST``, as in the real files); ``PEAKMJD`` is the epoch of the
+largest detected flux, ``SIM_PEAKMJD`` the true peak (transients) or the visit with the largest
+true difference flux (variables); ``SNRMAX``/``SNRMAX2``/``SNRMAX3`` are the best S/N in the best,
+second and third band; ``DTSEASON_PEAK`` is the distance of the true peak from the nearest season
+edge (positive inside a season); ``WIDTH_<band>`` the observer-frame days above half peak flux
+(transients, -9 otherwise); ``PERIOD`` the period of periodic variables (-9 otherwise). The
+training set's ``.DUMP`` has the 35 ELAsTiCC2 training VARNAMES, the test set's the 47 FINAL ones.
+
 Each model uses its own ``numpy.random.Generator(PCG64)`` seeded with ``seed`` and a stable hash
 of the model name (:func:`model_seed`), so models are independent and reproducible one by one.
 """
