@@ -48,6 +48,8 @@ def test_embedded_server_runs_sql_and_stops(tmp_path):
 
 
 def test_embedded_server_needs_existing_parent(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        with pg.embedded_server(tmp_path / "missing" / "cluster"):
-            pass
+    with (
+        pytest.raises(FileNotFoundError, match="does not exist"),
+        pg.embedded_server(tmp_path / "missing" / "cluster"),
+    ):
+        pass
