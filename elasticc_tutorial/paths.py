@@ -321,12 +321,26 @@ def sample_dir() -> Path:
 
 def is_complete_sample(root: Path) -> bool:
     """A directory with a readable MANIFEST.json is a complete sample (the builder writes it last)."""
-    manifest = Path(root) / "MANIFEST.json"
+    return _read_manifest(root) is not None
+
+
+def _read_manifest(root: Path) -> dict | None:
     try:
-        json.loads(manifest.read_text())
+        data = json.loads((Path(root) / "MANIFEST.json").read_text())
     except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_outdated_sample(root: Path) -> bool:
+    """A complete sample made by other simulator code than the installed one (its MANIFEST's
+    ``generator`` fingerprint differs), so its content no longer matches the book's outputs."""
+    manifest = _read_manifest(root)
+    if manifest is None:
         return False
-    return True
+    from elasticc_tutorial.sample.build import generator_fingerprint
+
+    return manifest.get("generator") != generator_fingerprint()
 
 
 def _explicit(form: str, value: str | os.PathLike[str], what: str) -> Path:
@@ -426,7 +440,15 @@ def locate(
     if any(v is None for v in found.values()) or tom.is_local:
         sdir = sample_dir()
         sdetail = f"${SAMPLE_ENV}" if env.get(SAMPLE_ENV) else "user cache dir"
-        if not is_complete_sample(sdir):
+        if is_outdated_sample(sdir):
+            if build:
+                _build_sample(sdir, progress=progress, rebuild=True)
+            else:
+                notes.append(
+                    f"the sample in {sdir} was made by an older version of the simulator; "
+                    "run `elasticc-tutorial where` to rebuild it"
+                )
+        elif not is_complete_sample(sdir):
             if build:
                 _build_sample(sdir, progress=progress)
             else:
@@ -443,9 +465,18 @@ def locate(
     return DataLocations(**locs, tom=tom, sample=sample, at_nersc=at_nersc, notes=tuple(notes))
 
 
-def _build_sample(sdir: Path, *, progress: bool) -> None:
-    """Build the sample into ``sdir`` with a clear message (first use only)."""
-    if sdir.exists() and any(sdir.iterdir()):
+def _build_sample(sdir: Path, *, progress: bool, rebuild: bool = False) -> None:
+    """Build the sample into ``sdir`` with a clear message (first use, or ``rebuild`` of an
+    outdated sample with the seed and size its MANIFEST records)."""
+    params: dict = {}
+    if rebuild:
+        manifest = _read_manifest(sdir) or {}
+        params = {
+            k: manifest[k]
+            for k in ("seed", "objects_per_model")
+            if isinstance(manifest.get(k), int) and not manifest.get("scale")
+        }
+    elif sdir.exists() and any(sdir.iterdir()):
         raise LocateError(
             f"{sdir} exists but is not a complete sample (no readable MANIFEST.json); delete it so it "
             f"can be rebuilt, or set ${SAMPLE_ENV} to another directory"
@@ -458,16 +489,20 @@ def _build_sample(sdir: Path, *, progress: bool) -> None:
             f"available to build the offline sample in {sdir}; reinstall the package"
         )
 
+    what = (
+        "Rebuilding the offline ELAsTiCC2-shaped sample (made by an older simulator)"
+        if rebuild
+        else "Building the offline ELAsTiCC2-shaped sample (first use only; this takes a while)"
+    )
     print(
-        f"Building the offline ELAsTiCC2-shaped sample in {sdir} (first use only; this takes a "
-        f"while). Set ${SAMPLE_ENV} to put it elsewhere.",
+        f"{what} in {sdir}. Set ${SAMPLE_ENV} to put it elsewhere.",
         file=sys.stderr,
         flush=True,
     )
     sdir.parent.mkdir(parents=True, exist_ok=True)
-    if sdir.exists():  # empty directory left by the user: the builder renames into place
+    if sdir.exists() and not rebuild:  # empty directory left by the user: renamed into place
         sdir.rmdir()
-    sample.build(sdir, progress=progress)
+    sample.build(sdir, progress=progress, force=rebuild, **params)
     if not is_complete_sample(sdir):
         raise LocateError(f"the sample build finished but {sdir}/MANIFEST.json is missing")
     print(f"Sample ready in {sdir}", file=sys.stderr, flush=True)

@@ -48,11 +48,46 @@ def fake_nersc(root: Path, forms=paths.FORMS) -> Path:
     return root
 
 
-def prepared_sample(root: Path) -> Path:
+def prepared_sample(root: Path, generator: str | None = None) -> Path:
+    from elasticc_tutorial.sample.build import generator_fingerprint
+
     for name in paths.DIR_NAMES.values():
         (root / name).mkdir(parents=True)
-    (root / "MANIFEST.json").write_text(json.dumps({"seed": 1, "files": {}}))
+    manifest = {
+        "seed": 7,
+        "objects_per_model": 3,
+        "files": {},
+        "generator": generator or generator_fingerprint(),
+    }
+    (root / "MANIFEST.json").write_text(json.dumps(manifest))
     return root
+
+
+def test_outdated_sample_is_rebuilt_with_its_own_parameters(tmp_path, monkeypatch, capsys):
+    sdir = prepared_sample(tmp_path / "old-sample", generator="made-by-older-code")
+    monkeypatch.setenv(paths.SAMPLE_ENV, str(sdir))
+    assert paths.is_complete_sample(sdir) and paths.is_outdated_sample(sdir)
+
+    # build=False never rebuilds; it says why the sample is unusable
+    locs = paths.locate(build=False)
+    assert any("older version of the simulator" in n for n in locs.notes)
+
+    calls = []
+
+    def fake_build(out, **kw):  # stands in for a real rebuild: a manifest of the current code
+        calls.append((Path(out), kw))
+        manifest = json.loads((Path(out) / "MANIFEST.json").read_text())
+        manifest["generator"] = generator_fingerprint()
+        (Path(out) / "MANIFEST.json").write_text(json.dumps(manifest))
+        return out
+
+    from elasticc_tutorial.sample.build import generator_fingerprint
+
+    monkeypatch.setattr("elasticc_tutorial.sample.build", fake_build, raising=False)
+    paths.locate()
+    assert calls == [(sdir, {"progress": True, "force": True, "seed": 7, "objects_per_model": 3})]
+    assert "Rebuilding" in capsys.readouterr().err
+    assert not paths.is_outdated_sample(sdir)
 
 
 def password_file(tmp_path: Path, mode: int = 0o600, secret: str = "s3cret-Pa55") -> Path:
@@ -219,7 +254,7 @@ def test_first_use_builds_the_sample_once(tmp_path, monkeypatch, capsys):
     target = tmp_path / "cache" / "sample-v1"
     monkeypatch.setenv(paths.SAMPLE_ENV, str(target))
     locs = paths.locate(progress=False)
-    assert calls == [(target, {"progress": False})]
+    assert calls == [(target, {"progress": False, "force": False})]
     assert "Building the offline ELAsTiCC2-shaped sample" in capsys.readouterr().err
     assert locs.snana.exists and paths.is_complete_sample(target)
     paths.locate()

@@ -74,6 +74,27 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def generator_fingerprint() -> str:
+    """sha256 over the source of everything that decides a sample's content (the simulator, the
+    writers, the schemas, the taxonomy and the photometry constants).
+
+    Stored in MANIFEST.json: a sample whose fingerprint differs from the installed code's is
+    outdated, and :func:`elasticc_tutorial.paths.locate` rebuilds it (notebook outputs would not
+    match it otherwise).
+    """
+    pkg = Path(__file__).resolve().parents[1]
+    sources = [
+        *sorted((pkg / "sample").glob("*.py")),
+        *sorted((pkg / "schema").glob("*.avsc")),
+        pkg / "taxonomy.py",
+        pkg / "photometry.py",
+    ]
+    h = hashlib.sha256()
+    for path in sources:
+        h.update(path.relative_to(pkg).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def _manifest(root: Path, params: dict) -> None:
     files = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
@@ -130,6 +151,7 @@ def build(
         params = {
             "format": "elasticc-tutorial-sample",
             "package_version": __version__,
+            "generator": generator_fingerprint(),
             "seed": seed,
             "objects_per_model": n,
             "training_objects_per_model": training_objects(n),
