@@ -321,6 +321,11 @@ def test_full_build(tmp_path):
     assert da == db
     manifest = json.loads((a / MANIFEST).read_text())
     assert manifest["seed"] == 9 and manifest["objects_per_model"] == 3
+    from elasticc_tutorial import paths
+    from elasticc_tutorial.sample.build import generator_fingerprint
+
+    assert manifest["generator"] == generator_fingerprint()
+    assert paths.is_complete_sample(a) and not paths.is_outdated_sample(a)
     assert manifest["files"] == {k: v for k, v in da.items() if k != MANIFEST}
     assert any(k.startswith("ELASTICC2_ALERTS/") for k in manifest["files"])
     assert (a / "tomdb").is_dir() and not any(k.startswith("tomdb") for k in manifest["files"])
@@ -329,3 +334,17 @@ def test_full_build(tmp_path):
     assert json.loads((a / MANIFEST).read_text())["seed"] == 10
     assert _digest(a) != da
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+
+
+def test_scale_build_writes_the_file_forms_only(tmp_path):
+    out = build(tmp_path / "s", scale=2, progress=False)
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["scale"] == 2 and manifest["objects_per_model"] == 2
+    assert manifest["forms"] == ["snana", "train", "parquet"] and manifest["database"] is None
+    assert sorted(p.name for p in out.iterdir()) == [
+        "ELASTICC2",
+        "ELASTICC2_TRAINING_SAMPLE_2",
+        "ELASTICC2_parquet",
+        MANIFEST,
+    ]
+    assert len(list((out / "ELASTICC2_parquet").glob("*.parquet"))) == len(manifest["models"])

@@ -7,7 +7,10 @@ Steps (into a temporary directory next to ``out``, renamed into place at the end
    ``ELASTICC2_parquet/<model>.parquet``; simulate and write the smaller training set
    ``ELASTICC2_TRAINING_SAMPLE_2/ELASTICC2_TRAIN_02_<model>/`` (own seed offset, own SNIDs);
 2. alerts, broker messages and the TOM database from the test set
-   (:func:`elasticc_tutorial.sample.alerts_writer.write_alerts_and_database`);
+   (:func:`elasticc_tutorial.sample.alerts_writer.write_alerts_and_database`). Not for ``scale``
+   builds: they exist to benchmark the file readers, and at 10^5-10^6 objects the alerts alone
+   would take tens of GB (each carries up to a year of history), so a scale build writes the
+   SNANA FITS and Parquet forms only, one model at a time, in memory bounded by one model;
 3. ``MANIFEST.json`` (build parameters and the sha256 of every file except ``tomdb/``), last;
 4. rename the temporary directory to ``out`` (with ``force``, the old ``out`` is moved aside
    first and deleted after the rename). Any error or interrupt removes the temporary directory,
@@ -57,8 +60,6 @@ PARQUET_DIR = "ELASTICC2_parquet"
 FINAL_PREFIX = "ELASTICC2_FINAL_"
 TRAIN_PREFIX = "ELASTICC2_TRAIN_02_"
 _TRAIN_SNID_OFFSET = 1_000_000_000
-# the alert/DB writer reads only these PHOT columns; scale builds pass just these to save memory
-_SLIM_PHOT = ("SNID", "MJD", "BAND", "PHOTFLAG", "FLUXCAL", "FLUXCALERR")
 
 
 def training_objects(objects_per_model: int) -> int:
@@ -141,12 +142,14 @@ def build(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".bld-", dir=out.parent))
     try:
-        samples = _write_snana_and_parquet(tmp, n, seed, slim=scale is not None, progress=progress)
-        from elasticc_tutorial.sample.alerts_writer import write_alerts_and_database
+        files_only = scale is not None
+        samples = _write_snana_and_parquet(tmp, n, seed, keep=not files_only, progress=progress)
+        if not files_only:
+            from elasticc_tutorial.sample.alerts_writer import write_alerts_and_database
 
-        write_alerts_and_database(
-            samples, tmp, seed=seed, database_url=database_url, progress=progress
-        )
+            write_alerts_and_database(
+                samples, tmp, seed=seed, database_url=database_url, progress=progress
+            )
         del samples
         params = {
             "format": "elasticc-tutorial-sample",
@@ -157,7 +160,10 @@ def build(
             "training_objects_per_model": training_objects(n),
             "scale": scale,
             "models": list(MODELS),
-            "database": "external" if database_url else "tomdb",
+            "forms": ["snana", "train", "parquet"]
+            if files_only
+            else ["snana", "train", "parquet", "alerts", "broker_messages", "database"],
+            "database": None if files_only else ("external" if database_url else "tomdb"),
         }
         _manifest(tmp, params)
         _publish(tmp, out)
@@ -179,8 +185,10 @@ def _publish(tmp: Path, out: Path) -> None:
 
 
 def _write_snana_and_parquet(
-    root: Path, n: int, seed: int, *, slim: bool, progress: bool
+    root: Path, n: int, seed: int, *, keep: bool, progress: bool
 ) -> list[ModelSample]:
+    """Simulate and write every model; return the test-set samples when ``keep`` (for the alert
+    and database writers), else an empty list, so only one model is in memory at a time."""
     samples: list[ModelSample] = []
     n_train = training_objects(n)
     bar = tqdm(MODELS, desc="simulate models", unit="model", disable=not progress)
@@ -205,8 +213,8 @@ def _write_snana_and_parquet(
             seed=seed,
         )
         del t
-        if slim:
-            s = ModelSample(s.model, s.gentype, s.head, s.phot.select(_SLIM_PHOT), s.truth)
-        samples.append(s)
+        if keep:
+            samples.append(s)
+        del s
     log.info("simulated %d models x %d objects", len(MODELS), n)
     return samples

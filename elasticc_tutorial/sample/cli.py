@@ -50,7 +50,10 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="benchmark mode: N objects per model, streamed model by model",
+        help=(
+            "benchmark mode: N objects per model, SNANA FITS and Parquet only, written model by "
+            "model in bounded memory"
+        ),
     )
     p.add_argument(
         "--database-url",
