@@ -39,7 +39,10 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-REAL = Path("/work/shared/reference/elasticc2-train-1percent")
+REAL = Path(
+    os.environ.get("ELASTICC2_REFERENCE_DIR")
+    or Path(__file__).resolve().parents[2] / "shared/reference/elasticc2-train-1percent"
+)
 METHODS = ("ours", "sncosmo", "astropy_loop", "astropy_raw", "gzip_floor")
 LABELS = {
     "ours": "ours",

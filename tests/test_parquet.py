@@ -7,11 +7,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from _reference import REAL, needs_real
 
 from elasticc_tutorial import parquet, snana
 
-REAL = Path("/work/shared/reference/elasticc2-train-1percent")
-pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason="real ELAsTiCC2 1% files not available")
+pytestmark = needs_real
 LISTS = ["MJD", "BAND", "PHOTFLAG", "FLUXCAL", "FLUXCALERR"]
 
 

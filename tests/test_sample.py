@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from _reference import REAL, needs_real
 from astropy.io import fits
 from astropy.table import Table
 from astropy.timeseries import LombScargle
@@ -34,11 +35,7 @@ from elasticc_tutorial.sample.layouts import (
 from elasticc_tutorial.sample.simulate import R_MW, simulate_model
 from elasticc_tutorial.taxonomy import GENTYPE_TO_CLASSID, MODEL_GENTYPES
 
-REAL = Path(__file__).resolve().parents[2] / "shared/reference/elasticc2-train-1percent"
 REAL_PREFIX = "ELASTICC2_TRAIN_01_1percent_"
-needs_real = pytest.mark.skipif(
-    not REAL.is_dir(), reason=f"real ELAsTiCC2 reference files not found at {REAL}"
-)
 N = 6  # objects per model in the shared small sample
 
 
@@ -46,7 +43,7 @@ N = 6  # objects per model in the shared small sample
 def snana_root(tmp_path_factory) -> Path:
     """SNANA + Parquet forms of a small sample (no alerts/DB: those have their own tests)."""
     root = tmp_path_factory.mktemp("sample")
-    _write_snana_and_parquet(root, N, 123, slim=False, progress=False)
+    _write_snana_and_parquet(root, N, 123, keep=False, progress=False)
     return root
 
 
@@ -276,8 +273,8 @@ def _digest(root: Path) -> dict[str, str]:
 
 
 def test_snana_parquet_deterministic_per_seed(snana_root, tmp_path):
-    _write_snana_and_parquet(tmp_path / "same", N, 123, slim=False, progress=False)
-    _write_snana_and_parquet(tmp_path / "other", N, 124, slim=False, progress=False)
+    _write_snana_and_parquet(tmp_path / "same", N, 123, keep=False, progress=False)
+    _write_snana_and_parquet(tmp_path / "other", N, 124, keep=False, progress=False)
     a, b, c = _digest(snana_root), _digest(tmp_path / "same"), _digest(tmp_path / "other")
     assert a == b
     assert a.keys() == c.keys() and all(a[k] != c[k] for k in a if k.endswith(".parquet"))

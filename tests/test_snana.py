@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from _reference import REAL, needs_real
 from astropy.io import fits
 
 from elasticc_tutorial import snana
 from elasticc_tutorial.fitstable import FitsFormatError, read_bintable
 
-REAL = Path("/work/shared/reference/elasticc2-train-1percent")
 PREFIX = "ELASTICC2_TRAIN_01_1percent_"
 MODELS = ["KN_K17", "Mdwarf-flare", "SNIb-Templates"]
-real = pytest.mark.skipif(not REAL.is_dir(), reason="real ELAsTiCC2 1% files not available")
+real = needs_real
 
 
 def _strip(values) -> list[str]:
