@@ -339,6 +339,7 @@ def execute_notebook(
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             nbformat.write(nb, fh)
+        os.chmod(tmp, path.stat().st_mode & 0o777)  # mkstemp makes it 0600; keep the notebook's
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

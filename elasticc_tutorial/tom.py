@@ -695,7 +695,12 @@ def connect(*, sample_dir: str | os.PathLike[str] | None = None, quiet: bool = F
         return client
     from elasticc_tutorial.localtom import LocalTom
 
-    sdir = Path(sample_dir) if sample_dir else paths.sample_dir()
+    if sample_dir:
+        sdir = Path(sample_dir)
+    else:  # the default sample: built (or rebuilt when outdated) on first use, like the data files
+        located = paths.locate(tom_url=paths.LOCAL_TOM).sample
+        assert located is not None  # a local TOM always falls back to the sample
+        sdir = located.path
     if _LOCAL is None or _LOCAL.url is None or _LOCAL.sample_dir != sdir.resolve():
         if _LOCAL is not None:
             _LOCAL.stop()

@@ -279,8 +279,10 @@ def test_execute_notebook_in_place(tmp_path):
         "from pathlib import Path\nprint(Path.cwd().name)",
         "6 * 7",
     )
+    path.chmod(0o644)
     env = book.notebook_environment({**os.environ, "DESC_TOM_URL": "https://desc-tom.lbl.gov"})
     book.execute_notebook(path, env=env)
+    assert path.stat().st_mode & 0o777 == 0o644  # the rewrite keeps the file's permissions
     nb = _nb(path)
     assert nb.metadata["kernelspec"]["name"] == "python3"  # normalised from desc-python
     assert [c.execution_count for c in nb.cells] == [1, 2, 3]

@@ -901,3 +901,29 @@ def test_connect_uses_local_tom_without_credentials(sample, monkeypatch, capsys)
         assert c.sql("SELECT count(*) AS n FROM elasticc2_diaobject")["n"][0] == len(OBJECTS)
     finally:
         tommod._LOCAL.stop()
+
+
+def test_connect_finds_or_builds_the_default_sample_through_paths(sample, monkeypatch, capsys):
+    """Without sample_dir, connect() asks paths.locate for the sample (which builds or rebuilds it
+    on first use) rather than assuming it exists."""
+    from types import SimpleNamespace
+
+    from elasticc_tutorial import paths
+    from elasticc_tutorial import tom as tommod
+
+    for var in ("DESC_TOM_URL", "DESC_TOM_USERNAME", "DESC_TOM_PASSWORDFILE"):
+        monkeypatch.delenv(var, raising=False)
+    calls = []
+
+    def fake_locate(**kwargs):
+        calls.append(kwargs)
+        return SimpleNamespace(sample=SimpleNamespace(path=Path(sample)))
+
+    monkeypatch.setattr(paths, "locate", fake_locate)
+    c = tommod.connect(quiet=True)
+    try:
+        assert calls == [{"tom_url": paths.LOCAL_TOM}]
+        assert c.sql("SELECT count(*) AS n FROM elasticc2_diaobject")["n"][0] == len(OBJECTS)
+        assert capsys.readouterr().out == ""
+    finally:
+        tommod._LOCAL.stop()

@@ -251,3 +251,18 @@ DUMP_VARNAMES_FINAL: tuple[str, ...] = (
     "PERIOD",
     *(f"WIDTH_{b}" for b in BANDS),
 )
+
+#: DUMP columns written as integers (every other DUMP column is a float).
+DUMP_INT_COLUMNS: frozenset[str] = frozenset(
+    {
+        "CID",
+        "LIBID",
+        "SIM_SEARCHEFF_MASK",
+        "GENTYPE",
+        "NON1A_INDEX",
+        "GALID",
+        "NOBS",
+        "NOBS_SATURATE",
+        "GALNMATCH",
+    }
+)

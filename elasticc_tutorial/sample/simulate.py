@@ -37,7 +37,13 @@ from astropy.coordinates import SkyCoord
 
 from elasticc_tutorial.sample import cadence, models
 from elasticc_tutorial.sample.campaign import ModelSample
-from elasticc_tutorial.sample.layouts import BANDS, DUMP_VARNAMES_FINAL, HEAD_LAYOUTS, PHOT_COLUMNS
+from elasticc_tutorial.sample.layouts import (
+    BANDS,
+    DUMP_INT_COLUMNS,
+    DUMP_VARNAMES_FINAL,
+    HEAD_LAYOUTS,
+    PHOT_COLUMNS,
+)
 from elasticc_tutorial.taxonomy import MODEL_GENTYPES
 
 __all__ = ["model_seed", "simulate_model"]
@@ -539,22 +545,11 @@ def _assemble(spec, rng, parts, n, snid_base) -> ModelSample:
     for i, b in enumerate(BANDS):
         t[f"PEAKMAG_{b}"] = peak_mag[:, i]
         t[f"WIDTH_{b}"] = width[:, i]
-    int_cols = {
-        "CID",
-        "LIBID",
-        "SIM_SEARCHEFF_MASK",
-        "GENTYPE",
-        "NON1A_INDEX",
-        "GALID",
-        "NOBS",
-        "NOBS_SATURATE",
-        "GALNMATCH",
-    }
     truth = pl.DataFrame(
         {
             k: pl.Series(
                 np.broadcast_to(np.asarray(t[k]), (n,)),
-                dtype=pl.Int64 if k in int_cols else pl.Float64,
+                dtype=pl.Int64 if k in DUMP_INT_COLUMNS else pl.Float64,
             )
             for k in DUMP_VARNAMES_FINAL
         }

@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from elasticc_tutorial.sample.campaign import ModelSample
-from elasticc_tutorial.sample.layouts import HEAD_LAYOUTS, PHOT_COLUMNS
+from elasticc_tutorial.sample.layouts import DUMP_INT_COLUMNS, HEAD_LAYOUTS, PHOT_COLUMNS
 from elasticc_tutorial.sample.models import MODELS
 
 __all__ = ["OBJECTS_PER_FILE", "file_groups", "pointers", "write_dump", "write_model"]
@@ -61,17 +61,6 @@ _TFORM_COMMENT = {
     "1J": "4-byte INTEGER",
     "1I": "2-byte INTEGER",
     "1K": "8-byte INTEGER",
-}
-_DUMP_INT = {
-    "CID",
-    "LIBID",
-    "SIM_SEARCHEFF_MASK",
-    "GENTYPE",
-    "NON1A_INDEX",
-    "GALID",
-    "NOBS",
-    "NOBS_SATURATE",
-    "GALNMATCH",
 }
 _DUMP_MJD = {"PEAKMJD", "MJD_DETECT_FIRST", "MJD_DETECT_LAST"}
 
@@ -314,7 +303,7 @@ def write_model(
 
 
 def _fmt_column(name: str, values: np.ndarray) -> list[str]:
-    if name in _DUMP_INT:
+    if name in DUMP_INT_COLUMNS:
         return [str(int(v)) for v in values]
     if name in ("RA", "DEC"):
         return [f"{v:.6f}" for v in values]
