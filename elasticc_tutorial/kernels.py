@@ -195,13 +195,8 @@ def install_current(
     """
     from ipykernel.kernelspec import write_kernel_spec
 
-    _check_name(name)
-    dest_parent = kernels_dir(user=user, prefix=prefix)
-    dest_parent.mkdir(parents=True, exist_ok=True)
-    dest = dest_parent / name
-    if dest.exists() and not force:
-        _refuse_clobber(dest)
-    with tempfile.TemporaryDirectory(prefix=f".{name}-", dir=dest_parent) as tmp:
+    dest = _destination(name, user=user, prefix=prefix, force=force)
+    with tempfile.TemporaryDirectory(prefix=f".{name}-", dir=dest.parent) as tmp:
         built = Path(tmp) / name
         overrides: dict[str, object] = {"display_name": display_name or f"Python 3 ({name})"}
         if env:
@@ -216,6 +211,19 @@ def install_current(
             _write_json(built / "kernel.json", spec)
         _validate(built)
         _put_in_place(built, dest, force=force)
+    return dest
+
+
+def _destination(
+    name: str, *, user: bool, prefix: str | os.PathLike[str] | None, force: bool
+) -> Path:
+    """Where kernel ``name`` goes (its parent created); refuses an existing one without ``force``."""
+    _check_name(name)
+    dest_parent = kernels_dir(user=user, prefix=prefix)
+    dest_parent.mkdir(parents=True, exist_ok=True)
+    dest = dest_parent / name
+    if dest.exists() and not force:
+        _refuse_clobber(dest)
     return dest
 
 
@@ -236,15 +244,10 @@ def clone(
     """
     src = get_kernel(source)
     name = name or f"{source}-{DEFAULT_NAME}"
-    _check_name(name)
     if name == source and not force:
         raise KernelError(f"cloning {source!r} onto itself needs a different name")
-    dest_parent = kernels_dir(user=user, prefix=prefix)
-    dest_parent.mkdir(parents=True, exist_ok=True)
-    dest = dest_parent / name
-    if dest.exists() and not force:
-        _refuse_clobber(dest)
-    with tempfile.TemporaryDirectory(prefix=f".{name}-", dir=dest_parent) as tmp:
+    dest = _destination(name, user=user, prefix=prefix, force=force)
+    with tempfile.TemporaryDirectory(prefix=f".{name}-", dir=dest.parent) as tmp:
         built = Path(tmp) / name
         shutil.copytree(src.resource_dir, built, symlinks=True)
         spec = json.loads((built / "kernel.json").read_text())
