@@ -191,7 +191,13 @@ class DataLocations:
         ]
         out.append((LABELS["tom"], self.tom.url, self.tom.source, self.tom.detail))
         if self.sample is not None:
-            state = "complete" if is_complete_sample(self.sample.path) else "not built"
+            state = (
+                "not built"
+                if not is_complete_sample(self.sample.path)
+                else "outdated: made by an older simulator"
+                if is_outdated_sample(self.sample.path)
+                else "complete"
+            )
             out.append(
                 (
                     LABELS["sample"],

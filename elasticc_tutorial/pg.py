@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,8 @@ import psycopg
 __all__ = ["connect", "embedded_server", "redact_url"]
 
 log = logging.getLogger(__name__)
+
+_START_ATTEMPTS = 3
 
 
 @contextlib.contextmanager
@@ -38,8 +42,24 @@ def embedded_server(pgdata: str | Path, *, keep_running: bool = False) -> Iterat
     pgdata = Path(pgdata).expanduser().resolve()
     if not pgdata.parent.is_dir():
         raise FileNotFoundError(f"pgdata parent directory {pgdata.parent} does not exist")
-    with _small_wal_segments(pgserver):
-        server = pgserver.get_server(pgdata, cleanup_mode=None if keep_running else "stop")
+    cleanup = None if keep_running else "stop"
+    for attempt in range(1, _START_ATTEMPTS + 1):
+        try:
+            with _small_wal_segments(pgserver):
+                server = pgserver.get_server(pgdata, cleanup_mode=cleanup)
+            break
+        except subprocess.TimeoutExpired:
+            # pgserver gives pg_ctl a fixed 10 s; on a loaded machine the server can take longer
+            # to come up. It keeps starting in the background; the next attempt attaches to it
+            # (after dropping the half-made handle pgserver cached for this directory).
+            pgserver.PostgresServer._instances.pop(pgdata, None)
+            if attempt == _START_ATTEMPTS:
+                raise RuntimeError(
+                    f"the embedded PostgreSQL server in {pgdata} did not start after "
+                    f"{_START_ATTEMPTS} attempts; see {pgdata / 'log'}"
+                ) from None
+            log.warning("PostgreSQL in %s is slow to start; waiting (attempt %d)", pgdata, attempt)
+            time.sleep(2.0 * attempt)
     url = server.get_uri()
     log.info("embedded PostgreSQL for %s at %s", pgdata, url)
     try:

@@ -71,6 +71,7 @@ def test_outdated_sample_is_rebuilt_with_its_own_parameters(tmp_path, monkeypatc
     # build=False never rebuilds; it says why the sample is unusable
     locs = paths.locate(build=False)
     assert any("older version of the simulator" in n for n in locs.notes)
+    assert "(outdated: made by an older simulator)" in locs.table()
 
     calls = []
 

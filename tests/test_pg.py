@@ -53,3 +53,26 @@ def test_embedded_server_needs_existing_parent(tmp_path):
         pg.embedded_server(tmp_path / "missing" / "cluster"),
     ):
         pass
+
+
+def test_embedded_server_retries_a_slow_start(tmp_path, monkeypatch):
+    """pgserver allows pg_ctl 10 s; a first start that times out is retried and attaches."""
+    import subprocess
+
+    import pgserver
+
+    real = pgserver.get_server
+    calls = []
+
+    def slow_then_fine(pgdata, cleanup_mode="stop"):
+        calls.append(pgdata)
+        if len(calls) == 1:
+            pgserver.PostgresServer._instances[pgdata] = object()  # a half-made cached handle
+            raise subprocess.TimeoutExpired(["pg_ctl", "start"], 10)
+        return real(pgdata, cleanup_mode=cleanup_mode)
+
+    monkeypatch.setattr(pgserver, "get_server", slow_then_fine)
+    monkeypatch.setattr(pg.time, "sleep", lambda s: None)
+    with pg.embedded_server(tmp_path / "c") as url, pg.connect(url) as conn:
+        assert conn.execute("select 1").fetchone() == (1,)
+    assert len(calls) == 2

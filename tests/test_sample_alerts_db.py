@@ -931,3 +931,29 @@ def test_outputs_are_deterministic(tmp_path):
     other, _ = alerts_writer.tom_frames(small, seed=10)
     assert not other["elasticc2_brokermessage"].equals(frames["elasticc2_brokermessage"])
     assert other["elasticc2_ppdbdiasource"].equals(frames["elasticc2_ppdbdiasource"])
+
+
+def test_some_alerts_are_classified_again_later(tomdb):
+    """Reprocessing: a few percent of SampleForest's and ~1% of SampleNet's alerts get a second
+    message, hours after the first; SampleIa never re-sends. This is why metrics keep the latest."""
+    rows = tomdb.execute(
+        """
+        SELECT c.classifiername, count(*) AS n,
+               count(*) FILTER (WHERE m.k = 2) AS resent,
+               min(m.gap) FILTER (WHERE m.k = 2) AS min_gap,
+               max(m.k) AS max_k
+        FROM (
+          SELECT classifier_id, row_number() OVER w AS k,
+                 descingesttimestamp - lag(descingesttimestamp) OVER w AS gap
+          FROM elasticc2_brokermessage
+          WINDOW w AS (PARTITION BY diasource_id, classifier_id ORDER BY descingesttimestamp)
+        ) m JOIN elasticc2_brokerclassifier c USING (classifier_id)
+        GROUP BY c.classifiername ORDER BY c.classifiername
+        """
+    ).fetchall()
+    by_name = {name: (n, resent, gap, k) for name, n, resent, gap, k in rows}
+    n, resent, gap, k = by_name["SampleForest 2.1"]
+    assert 0.01 < resent / (n - resent) < 0.06 and k == 2
+    assert gap.total_seconds() > 3600  # hours later, not a duplicate delivery
+    assert by_name["SampleNet 0.4"][1] < resent
+    assert by_name["SampleIa 1.0"][1] == 0

@@ -23,7 +23,10 @@ SNe) look like their unlensed / PISN counterparts.
 Timestamps model the campaign's plumbing: ``elasticcpublishtimestamp`` = when the alert was sent;
 the broker ingests it after a log-normal delay (seconds to minutes, per broker); the classifier's
 Kafka message (``msghdrtimestamp``) follows after its processing delay; DESC's consumer stores it
-(``descingesttimestamp``) shortly after. Everything is deterministic given the seed.
+(``descingesttimestamp``) shortly after. A broker sometimes classifies the same alert again
+(reprocessing after an outage or a model update): a small fraction of alerts get a second message
+from the same classifier hours later, with its own scatter, which is why the TOM's metrics keep only
+the latest message per source and classifier. Everything is deterministic given the seed.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class SampleClassifier:
     min_detections: int  # fewer detections -> "300 NotClassified" with p = 1
     ingest_delay_s: float  # median alert -> broker ingest delay
     process_delay_s: float  # median broker ingest -> classification message delay
+    resend_fraction: float = 0.0  # alerts classified a second time, hours later (reprocessing)
 
     @property
     def topic(self) -> str:
@@ -92,6 +96,7 @@ CLASSIFIERS: tuple[SampleClassifier, ...] = (
         min_detections=1,
         ingest_delay_s=20.0,
         process_delay_s=90.0,
+        resend_fraction=0.03,
     ),
     SampleClassifier(
         brokername="SampleBrokerB",
@@ -107,6 +112,7 @@ CLASSIFIERS: tuple[SampleClassifier, ...] = (
         min_detections=2,
         ingest_delay_s=60.0,
         process_delay_s=600.0,
+        resend_fraction=0.01,
     ),
     SampleClassifier(
         brokername="SampleBrokerC",
@@ -312,20 +318,38 @@ def classify(alerts: pl.DataFrame, gentypes: pl.DataFrame, *, seed: int) -> pl.D
         ingest = sent + _delays_ms(rng, clf.ingest_delay_s, 0.6, n)
         msghdr = ingest + _delays_ms(rng, clf.process_delay_s, 0.8, n)
         desc = msghdr + _delays_ms(rng, 15.0, 1.0, n)
+        parts = [(np.arange(n), report, ingest, msghdr, desc)]
+        # reprocessing (drawn after everything above, so first messages do not depend on it):
+        # the same alert classified again hours later, with fresh per-alert scatter
+        again = np.flatnonzero(rng.random(n) < clf.resend_fraction)
+        if again.size:
+            logits2 = strength[again, None] * sim[true_idx[again]]
+            logits2 += clf.object_noise * obj_err[again]
+            logits2 += clf.alert_noise * rng.standard_normal((again.size, k))
+            logits2 -= logits2.max(axis=1, keepdims=True)
+            probs2 = np.exp(logits2)
+            probs2 /= probs2.sum(axis=1, keepdims=True)
+            ingest2 = msghdr[again] + _delays_ms(rng, 6 * 3600.0, 0.5, again.size)
+            msghdr2 = ingest2 + _delays_ms(rng, clf.process_delay_s, 0.8, again.size)
+            desc2 = msghdr2 + _delays_ms(rng, 15.0, 1.0, again.size)
+            parts.append((again, _report(clf, probs2, ndet[again]), ingest2, msghdr2, desc2))
         frames.append(
-            pl.DataFrame(
-                {
-                    "topicname": clf.topic,
-                    "alert_id": a["alert_id"],
-                    "diasource_id": a["diasource_id"],
-                    "msghdrtimestamp": msghdr,
-                    "descingesttimestamp": desc,
-                    "elasticcpublishtimestamp": sent,
-                    "brokeringesttimestamp": ingest,
-                    "classid": report["classid"],
-                    "classifier_id": cid,
-                    "probability": report["probability"],
-                }
+            pl.concat(
+                pl.DataFrame(
+                    {
+                        "topicname": clf.topic,
+                        "alert_id": a["alert_id"].gather(idx),
+                        "diasource_id": a["diasource_id"].gather(idx),
+                        "msghdrtimestamp": hdr,
+                        "descingesttimestamp": dsc,
+                        "elasticcpublishtimestamp": sent[idx],
+                        "brokeringesttimestamp": ing,
+                        "classid": rep["classid"],
+                        "classifier_id": cid,
+                        "probability": rep["probability"],
+                    }
+                )
+                for idx, rep, ing, hdr, dsc in parts
             )
             .sort("msghdrtimestamp", "alert_id")
             .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("streammessage_id"))
