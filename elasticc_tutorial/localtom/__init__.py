@@ -27,6 +27,9 @@ __all__ = ["LocalTom", "add_cli"]
 
 READY = "LOCALTOM-READY "
 DB_URL_ENV = "ELASTICC_LOCALTOM_DATABASE_URL"  # passed by environment: never on a command line
+KEEP_LOG_ENV = (
+    "ELASTICC_LOCALTOM_KEEP_LOG"  # set: keep the server log (stderr) after stop, for debugging
+)
 
 
 class LocalTom:
@@ -156,7 +159,10 @@ class LocalTom:
             proc.stdout.close()
         if self._log:
             self._log.close()
-            Path(self._log.name).unlink(missing_ok=True)
+            if not os.environ.get(KEEP_LOG_ENV):
+                Path(self._log.name).unlink(missing_ok=True)
+            else:  # kept for whoever debugs a live session; say where it is
+                print(f"local TOM log kept in {self._log.name}", file=sys.stderr)
             self._log = None
         self.url = None
 

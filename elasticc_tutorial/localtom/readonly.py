@@ -14,6 +14,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -195,12 +196,7 @@ class ReadOnlyDatabase:
         with self._lock:
             conn = self._idle.pop() if self._idle else None
         if conn is None or conn.closed:
-            # The default timeout is a connection option, so DISCARD ALL restores it for free.
-            conn = psycopg.connect(
-                self._conninfo,
-                application_name="elasticc-tutorial-localtom",
-                options=f"-c statement_timeout={int(self.timeout * 1000)}",
-            )
+            conn = self._connect()
         ok = False
         # The watchdog: user SQL can change statement_timeout, not this timer.
         watchdog = threading.Timer(timeout + 2.0, conn.cancel_safe)
@@ -217,6 +213,24 @@ class ReadOnlyDatabase:
         finally:
             watchdog.cancel()
             self._release(conn, ok)
+
+    def _connect(self, attempts: int = 3) -> psycopg.Connection:
+        """A new connection as the read-only role. A failed attempt is retried after a short
+        pause: on a loaded machine the embedded server's socket has been seen to be briefly
+        unavailable, and one lost request would abort a notebook."""
+        for attempt in range(1, attempts + 1):
+            try:
+                # The default timeout is a connection option, so DISCARD ALL restores it for free.
+                return psycopg.connect(
+                    self._conninfo,
+                    application_name="elasticc-tutorial-localtom",
+                    options=f"-c statement_timeout={int(self.timeout * 1000)}",
+                )
+            except psycopg.OperationalError:
+                if attempt == attempts:
+                    raise
+                time.sleep(0.5 * attempt)
+        raise AssertionError("unreachable")
 
     def _release(self, conn: psycopg.Connection, ok: bool) -> None:
         try:
