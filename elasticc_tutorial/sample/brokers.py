@@ -277,6 +277,22 @@ def _report(clf: SampleClassifier, probs: np.ndarray, ndet: np.ndarray) -> pl.Da
     return out
 
 
+def _probabilities(
+    clf: SampleClassifier,
+    strength: np.ndarray,
+    similarity: np.ndarray,
+    obj_err: np.ndarray,
+    alert_err: np.ndarray,
+) -> np.ndarray:
+    """Softmax of ``strength * S[true class] + object error + per-alert scatter``, one row per alert."""
+    logits = strength[:, None] * similarity + clf.object_noise * obj_err
+    logits += clf.alert_noise * alert_err
+    logits -= logits.max(axis=1, keepdims=True)
+    probs = np.exp(logits)
+    probs /= probs.sum(axis=1, keepdims=True)
+    return probs
+
+
 def classify(alerts: pl.DataFrame, gentypes: pl.DataFrame, *, seed: int) -> pl.DataFrame:
     """The sample classifiers' replies to the sent ``alerts``.
 
@@ -309,11 +325,7 @@ def classify(alerts: pl.DataFrame, gentypes: pl.DataFrame, *, seed: int) -> pl.D
         strength = clf.strength_first + (clf.strength_max - clf.strength_first) * (
             1.0 - np.exp(-(ndet - 1) / clf.growth)
         )
-        logits = strength[:, None] * sim[true_idx] + clf.object_noise * obj_err
-        logits += clf.alert_noise * alert_err
-        logits -= logits.max(axis=1, keepdims=True)
-        probs = np.exp(logits)
-        probs /= probs.sum(axis=1, keepdims=True)
+        probs = _probabilities(clf, strength, sim[true_idx], obj_err, alert_err)
         report = _report(clf, probs, ndet)
         ingest = sent + _delays_ms(rng, clf.ingest_delay_s, 0.6, n)
         msghdr = ingest + _delays_ms(rng, clf.process_delay_s, 0.8, n)
@@ -323,12 +335,10 @@ def classify(alerts: pl.DataFrame, gentypes: pl.DataFrame, *, seed: int) -> pl.D
         # the same alert classified again hours later, with fresh per-alert scatter
         again = np.flatnonzero(rng.random(n) < clf.resend_fraction)
         if again.size:
-            logits2 = strength[again, None] * sim[true_idx[again]]
-            logits2 += clf.object_noise * obj_err[again]
-            logits2 += clf.alert_noise * rng.standard_normal((again.size, k))
-            logits2 -= logits2.max(axis=1, keepdims=True)
-            probs2 = np.exp(logits2)
-            probs2 /= probs2.sum(axis=1, keepdims=True)
+            scatter = rng.standard_normal((again.size, k))
+            probs2 = _probabilities(
+                clf, strength[again], sim[true_idx[again]], obj_err[again], scatter
+            )
             ingest2 = msghdr[again] + _delays_ms(rng, 6 * 3600.0, 0.5, again.size)
             msghdr2 = ingest2 + _delays_ms(rng, clf.process_delay_s, 0.8, again.size)
             desc2 = msghdr2 + _delays_ms(rng, 15.0, 1.0, again.size)
