@@ -22,6 +22,7 @@ from elasticc_tutorial import taxonomy
 from elasticc_tutorial.taxonomy import MATCH_LEVELS, MatchLevel
 
 __all__ = [
+    "accuracy",
     "best_class",
     "coarsen",
     "coarsen_expr",
@@ -175,6 +176,21 @@ def confusion_matrix(
         .with_columns((pl.col("n") / pl.col("n").sum().over("true_class")).alias("fraction"))
         .sort("true_class", "pred_class")
     )
+
+
+def accuracy(
+    frame: pl.DataFrame,
+    *,
+    gentype: str = "gentype",
+    predicted: str = "classid",
+    level: MatchLevel = "exact",
+) -> float:
+    """Fraction of classified objects whose ``predicted`` class matches the truth at ``level``
+    (objects whose gentype has no classId are left out; NaN when none is left)."""
+    labelled, _ = _labelled(frame, gentype, predicted, _check_level(level))
+    if labelled.is_empty():
+        return float("nan")
+    return float((labelled["true_class"] == labelled["pred_class"]).mean())
 
 
 def completeness_purity(

@@ -16,6 +16,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+#: The LSST bands, in SNANA ``FILTERS`` order (``Y`` upper case, as in SNANA and Avro; the TOM
+#: database spells it ``y`` in column names).
+BANDS: tuple[str, ...] = ("u", "g", "r", "i", "z", "Y")
 ZP_FLUXCAL = 27.5
 ZP_NJY = 31.4
 FLUXCAL_TO_NJY = 10 ** ((ZP_NJY - ZP_FLUXCAL) / 2.5)
@@ -28,6 +31,7 @@ PHOTFLAG_DETECT = 4096  # 0x1000: detected points (diaSource); all points are fo
 _MAG_ERR_FACTOR = 2.5 / math.log(10.0)
 
 __all__ = [
+    "BANDS",
     "FLUXCAL_TO_NJY",
     "PHOTFLAG_DETECT",
     "PHOTFLAG_SATURATE",

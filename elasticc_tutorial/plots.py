@@ -19,7 +19,14 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from elasticc_tutorial import taxonomy
-from elasticc_tutorial.photometry import PHOTFLAG_DETECT, ZP_FLUXCAL, ZP_NJY, flux_to_mag, mag_err
+from elasticc_tutorial.photometry import (
+    BANDS,
+    PHOTFLAG_DETECT,
+    ZP_FLUXCAL,
+    ZP_NJY,
+    flux_to_mag,
+    mag_err,
+)
 
 __all__ = [
     "BANDS",
@@ -30,7 +37,6 @@ __all__ = [
     "plot_redshift_hist",
 ]
 
-BANDS = ("u", "g", "r", "i", "z", "Y")
 #: DESC band colours.
 BAND_COLORS = {
     "u": "#cc0ccc",

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import polars as pl
 import requests
 
-__all__ = ["DEFAULT_URL", "TomClient", "TomError", "connect", "normalize_page"]
+__all__ = ["DEFAULT_URL", "TomClient", "TomError", "connect", "normalize_page", "tight_to_polars"]
 
 log = logging.getLogger(__name__)
 
@@ -598,12 +598,39 @@ class TomClient:
         """Broker classifiers by ``classifier_id`` (``elasticc2/classifiers_json``)."""
         return self.query("elasticc2/classifiers_json", method="GET")
 
+    def broker_class_for_true_type(
+        self, what: str, classifier_id: int, classid: int
+    ) -> pl.DataFrame:
+        """The TOM's precomputed metric table for one classifier and true (leaf) class, as polars.
+
+        ``what``: ``objects``, ``sources``, ``classifications``, ``meanprobabilities`` or
+        ``maxprobabilities`` (``elasticc2/brokerclassfortruetype/dict/<what>/<classifier>/<classid>/``).
+        The server sends a pandas "tight" dict; its index levels become the first columns, under the
+        TOM's own names (e.g. ``relday``, ``m.classid``, ``m.probability``).
+        """
+        page = f"elasticc2/brokerclassfortruetype/dict/{what}/{int(classifier_id)}/{int(classid)}/"
+        return tight_to_polars(self.query(page, method="GET"), what=page)
+
     def alert(self, alertid: int | None = None, *, sourceid: int | None = None) -> dict[str, Any]:
         """A reconstructed alert (``elasticc2/getalert``) by ``alertid`` or ``sourceid``."""
         if (alertid is None) == (sourceid is None):
             raise ValueError("give exactly one of alertid or sourceid")
         data = {"alertid": int(alertid)} if alertid is not None else {"sourceid": int(sourceid)}
         return self.query("elasticc2/getalert", data)
+
+
+def tight_to_polars(tight: dict[str, Any], *, what: str = "response") -> pl.DataFrame:
+    """A pandas ``to_dict(orient="tight")`` dict as a polars frame: index levels first, then the
+    columns. Raises :class:`TomError` naming ``what`` when a key is missing."""
+    try:
+        index, data = tight["index"], tight["data"]
+        names = [str(n) for n in tight["index_names"]]
+        columns = [c if isinstance(c, str) else ".".join(map(str, c)) for c in tight["columns"]]
+    except (KeyError, TypeError) as exc:
+        raise TomError(f"{what}: not a pandas 'tight' dict (missing {exc})") from None
+    keys = [tuple(i) if isinstance(i, list | tuple) else (i,) for i in index]
+    rows = [(*k, *row) for k, row in zip(keys, data, strict=True)]
+    return pl.DataFrame(rows, schema=[*names, *columns], orient="row")
 
 
 def _polars_type(pgtype: str) -> pl.DataType | None:

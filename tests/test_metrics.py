@@ -172,3 +172,12 @@ def test_coarsen_expr_matches_coarsen_and_keeps_nulls():
     assert out == [metrics.coarsen(2223, "category"), metrics.coarsen(2332, "category"), 200, None]
     with pytest.raises(pl.exceptions.InvalidOperationError):
         pl.DataFrame({"classid": [2227]}).select(metrics.coarsen_expr("classid", "exact"))
+
+
+def test_accuracy_at_each_level():
+    # exact: 2222->2222, 2223->2223, 2332->2332 right out of 6 mapped objects
+    assert metrics.accuracy(_objects()) == pytest.approx(3 / 6)
+    # category: every SN report but the Residual one is SN-like
+    assert metrics.accuracy(_objects(), level="category") == pytest.approx(5 / 6)
+    empty = pl.DataFrame({"gentype": [71], "classid": [2222]})  # no classId for lensed SNe
+    assert metrics.accuracy(empty) != metrics.accuracy(empty)  # NaN

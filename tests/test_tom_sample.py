@@ -164,3 +164,26 @@ def test_long_sql_matches_direct_query(client, direct):
     assert got["diaobject_id"].to_list() == [r[0] for r in rows]
     assert got["ra"].to_list() == [r[1] for r in rows]
     assert got["isddf"].to_list() == [r[4] for r in rows]
+
+
+def test_broker_class_for_true_type_as_polars(client):
+    cfer = int(next(iter(client.classifiers())))
+    page = f"elasticc2/brokerclassfortruetype/json/{{}}/{cfer}/2222/"
+    for what, key_names in [
+        ("meanprobabilities", ["relday", "m.classid", "m.probability"]),
+        ("objects", ["s.diaobject_id", "t.zcmb", "t.peakmjd", "t.gentype"]),
+    ]:
+        frame = client.broker_class_for_true_type(what, cfer, 2222)
+        tight = client.query(page.format(what), method="GET")
+        assert frame.columns == key_names
+        assert frame.height == len(tight["index"]) == len(tight["data"])
+        first = tight["index"][0]
+        first = first if isinstance(first, list) else [first]
+        assert list(frame.row(0)) == [*first, *tight["data"][0]]
+
+
+def test_tight_to_polars_rejects_other_shapes():
+    from elasticc_tutorial.tom import TomError, tight_to_polars
+
+    with pytest.raises(TomError, match="not a pandas 'tight' dict"):
+        tight_to_polars({"status": "ok"}, what="elasticc2/brokerclassfortruetype/x")

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
+from elasticc_tutorial import photometry
 from elasticc_tutorial.localtom.readonly import QueryError
 from elasticc_tutorial.localtom.views_common import (
     RUNTIME,
@@ -29,7 +30,7 @@ from elasticc_tutorial.localtom.views_common import (
 )
 
 ZP = 27.5  # the SNANA FLUXCAL zero point the real TOM hard-codes
-BANDS = "ugrizy"
+BANDS = [b.lower() for b in photometry.BANDS]  # the database spells the Y band "y"
 HOSTINFO = (
     [f"hostgal_mag_{b}" for b in BANDS]
     + [f"hostgal_magerr_{b}" for b in BANDS]

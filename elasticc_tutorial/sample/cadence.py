@@ -37,6 +37,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from elasticc_tutorial.photometry import (
+    PHOTFLAG_DETECT,
+    PHOTFLAG_SATURATE,
+    PHOTFLAG_TRIGGER,
+    ZP_FLUXCAL,
+)
+
 __all__ = [
     "BAND_WEIGHTS",
     "M5",
@@ -53,13 +60,8 @@ __all__ = [
 
 MJD_MIN = 60796.0
 MJD_MAX = 61896.0
-ZP_FLUXCAL = 27.5
-PHOTFLAG_SATURATE = 1024
-PHOTFLAG_TRIGGER = 2048
-PHOTFLAG_DETECT = 4096
 
-#: index -> band name, in SNANA FILTERS order
-BANDS = ("u", "g", "r", "i", "z", "Y")
+# band index -> name (SNANA FILTERS order), flag bits and zero point: one definition, in photometry
 BAND_WEIGHTS = np.array([0.065, 0.09, 0.22, 0.225, 0.2, 0.2])
 M5 = np.array([23.8, 24.5, 24.0, 23.4, 22.8, 22.0])
 ZEROPT = np.array([29.56, 31.51, 31.53, 31.32, 31.01, 30.09])

@@ -34,7 +34,7 @@ import psycopg
 from psycopg import sql
 
 from elasticc_tutorial import taxonomy
-from elasticc_tutorial.photometry import FLUXCAL_TO_NJY, PHOTFLAG_DETECT
+from elasticc_tutorial.photometry import BANDS, FLUXCAL_TO_NJY, PHOTFLAG_DETECT
 
 __all__ = [
     "COLUMNS",
@@ -60,7 +60,7 @@ DEFAULT_SIMVERSION = "2023-04-01"
 #: Objects with more than this many PHOT points are flagged ``isddf`` (as the TOM loader does).
 DDF_MIN_POINTS = 1000
 
-_BANDS = "ugrizy"
+_BANDS = [b.lower() for b in BANDS]  # the TOM database spells the Y band "y"
 _QUANTILES = [f"q{q:03d}" for q in range(0, 101, 10)]
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from elasticc_tutorial.photometry import BANDS
+
 __all__ = [
     "BANDS",
     "DUMP_VARNAMES_FINAL",
@@ -30,7 +32,6 @@ __all__ = [
     "head_columns",
 ]
 
-BANDS: tuple[str, ...] = ("u", "g", "r", "i", "z", "Y")
 Layout = Literal["host", "salt", "kn", "lclib"]
 
 _Q = ("000", "010", "020", "030", "040", "050", "060", "070", "080", "090", "100")
