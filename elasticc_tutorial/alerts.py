@@ -27,6 +27,7 @@ from typing import Any
 import fastavro
 import polars as pl
 
+from elasticc_tutorial.errors import AlertsError, AlertsFileNotFoundError
 from elasticc_tutorial.schema import load_schema
 
 __all__ = [
@@ -48,11 +49,10 @@ _CONTAINER_MAGIC = b"Obj\x01"
 _DECODE_ERRORS = (EOFError, ValueError, IndexError, KeyError, TypeError, UnicodeDecodeError)
 
 
-class AlertFileNotFoundError(FileNotFoundError):
-    """An alert/broker tarball or directory does not exist."""
+AlertFileNotFoundError = AlertsFileNotFoundError
 
 
-class AlertFormatError(ValueError):
+class AlertFormatError(AlertsError):
     """A tar or Avro member is truncated or does not decode with the expected schema."""
 
 

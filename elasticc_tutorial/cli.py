@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from elasticc_tutorial import __version__
+from elasticc_tutorial.errors import ElasticcTutorialError
 
 #: Modules that contribute sub-commands, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -26,7 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-class CliError(Exception):
+class CliError(ElasticcTutorialError):
     """A user-facing error: printed as ``error: <message>`` with exit status 2, without a traceback."""
 
 
@@ -62,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
-    except CliError as exc:
+    except ElasticcTutorialError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

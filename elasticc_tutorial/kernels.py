@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from elasticc_tutorial.errors import KernelError
+
 __all__ = [
     "DEFAULT_NAME",
     "HELPER_NAME",
@@ -45,10 +47,6 @@ __all__ = [
 
 DEFAULT_NAME = "elasticc-tutorial"
 HELPER_NAME = "kernel-helper.sh"
-
-
-class KernelError(Exception):
-    """A kernel cannot be found, installed or removed (the message says why and what to do)."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
+from elasticc_tutorial.errors import ParquetError, ParquetFileNotFoundError
 from elasticc_tutorial.photometry import PHOTFLAG_DETECT, PHOTFLAG_SATURATE, PHOTFLAG_TRIGGER
 from elasticc_tutorial.snana import UnknownSnidError
 
@@ -42,11 +43,7 @@ __all__ = [
 Frame = pl.DataFrame | pl.LazyFrame
 
 
-class ParquetFileNotFoundError(FileNotFoundError):
-    """The Parquet file (or the model's file in a Parquet directory) does not exist."""
-
-
-class ParquetFormatError(ValueError):
+class ParquetFormatError(ParquetError):
     """The Parquet file lacks the columns of the ELAsTiCC2 layout (SNID, list columns MJD, ...)."""
 
 

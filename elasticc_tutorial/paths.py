@@ -37,6 +37,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from elasticc_tutorial.errors import LocateError
+
 __all__ = [
     "DESC_TOM_URL",
     "ENV_VARS",
@@ -110,10 +112,6 @@ LABELS = {
     "tom": "TOM",
     "sample": "sample",
 }
-
-
-class LocateError(FileNotFoundError):
-    """An explicitly given location (argument or environment variable) does not exist or is unusable."""
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from elasticc_tutorial.errors import SnanaError, SnanaFileNotFoundError
 from elasticc_tutorial.fitstable import FitsFormatError, UnsupportedFitsError, read_bintable
 from elasticc_tutorial.photometry import ZP_FLUXCAL
 
@@ -84,14 +85,6 @@ _DUMP_FLOAT = frozenset(
     PEAKMAG_z PEAKMAG_Y SNRMAX SNRMAX2 SNRMAX3 VPEC MAGSMEAR_COH GALRANDOM_RADIUS GALRANDOM_PHI
     PERIOD WIDTH_u WIDTH_g WIDTH_r WIDTH_i WIDTH_z WIDTH_Y""".split()  # noqa: SIM905
 )
-
-
-class SnanaError(ValueError):
-    """Bad SNANA input: wrong prefix, malformed DUMP, inconsistent tables."""
-
-
-class SnanaFileNotFoundError(FileNotFoundError):
-    """A SNANA tree, model directory or file that should exist does not."""
 
 
 class UnknownModelError(SnanaError):

@@ -36,6 +36,8 @@ from urllib.parse import urlsplit
 import polars as pl
 import requests
 
+from elasticc_tutorial.errors import TomError
+
 __all__ = ["DEFAULT_URL", "TomClient", "TomError", "connect", "normalize_page", "tight_to_polars"]
 
 log = logging.getLogger(__name__)
@@ -94,18 +96,6 @@ _PG_TO_POLARS: dict[str, pl.DataType] = {
     "timestamp": pl.Datetime("us"),
     "timestamptz": pl.Datetime("us", "UTC"),
 }
-
-
-class TomError(RuntimeError):
-    """A TOM request failed; the message is the server's own (summarised if it was an HTML page).
-
-    Subclasses RuntimeError, which the DESC client raises, so existing ``except`` clauses still work.
-    """
-
-    def __init__(self, message: str, *, status: int | None = None, page: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.page = page
 
 
 def normalize_page(page: str) -> str:
