@@ -22,6 +22,8 @@ __all__ = [
     "LocateError",
     "ParquetError",
     "ParquetFileNotFoundError",
+    "PostgresConnectionError",
+    "PostgresError",
     "SampleError",
     "SnanaError",
     "SnanaFileNotFoundError",
@@ -106,3 +108,11 @@ class KernelError(ElasticcTutorialError):
 
 class BookError(ElasticcTutorialError):
     """A book task (execute, build, student copies, slides) failed; the message names the notebook."""
+
+
+class PostgresError(ElasticcTutorialError, RuntimeError):
+    """The embedded PostgreSQL cluster cannot be created, started, stopped or replaced."""
+
+
+class PostgresConnectionError(PostgresError, ConnectionError):
+    """A PostgreSQL server cannot be reached or refuses the login (the message never holds a password)."""
