@@ -383,8 +383,55 @@ def _local_tom(sample: Path) -> Iterator[dict[str, str]]:
         tom.stop()
 
 
+class _Signalled(BaseException):
+    """SIGTERM or SIGHUP reached ``lab``: unwind, stopping JupyterLab, the TOM and PostgreSQL."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_signalled(signum: int, frame: object) -> None:
+    raise _Signalled(signum)
+
+
+def _die_with_parent() -> None:
+    """In JupyterLab's process, before exec: SIGTERM when ``lab`` dies, even by SIGKILL (Linux)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _stop_jupyter(proc: subprocess.Popen, signals: Sequence[int]) -> None:
+    """Send ``signals`` in turn (5 s apart) until JupyterLab exits; SIGKILL as a last resort."""
+    for sig in signals:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+            return
+    proc.kill()
+    proc.wait()
+
+
 def run_lab(root: Path, jupyter_args: Sequence[str] = ()) -> int:
-    """Run ``jupyter lab book/`` against the local TOM until it exits or is interrupted."""
+    """Run ``jupyter lab book/`` against the local TOM until it exits or is interrupted.
+
+    Ctrl-C (SIGINT), SIGTERM and SIGHUP stop JupyterLab, the local TOM and its PostgreSQL server
+    before returning; should ``lab`` be killed outright, each of them notices and stops by itself.
+    """
+    old = {s: signal.signal(s, _raise_signalled) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return _run_lab(root, jupyter_args)
+    except _Signalled as sig:
+        return 128 + sig.signum
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+def _run_lab(root: Path, jupyter_args: Sequence[str]) -> int:
     sample = ensure_sample()
     with _local_tom(sample) as tom_env:
         env = notebook_environment()
@@ -396,21 +443,19 @@ def run_lab(root: Path, jupyter_args: Sequence[str] = ()) -> int:
             flush=True,
         )
         cmd = [sys.executable, "-m", "jupyterlab", str(root / "book"), *jupyter_args]
-        proc = subprocess.Popen(cmd, env=env, cwd=root)
+        linux = sys.platform.startswith("linux")
+        proc = subprocess.Popen(
+            cmd, env=env, cwd=root, preexec_fn=_die_with_parent if linux else None
+        )
         try:
             return proc.wait()
         except KeyboardInterrupt:
             # Jupyter asks for confirmation on the first SIGINT; a second one shuts it down.
-            for sig in (signal.SIGINT, signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(sig)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=5)
-                    break
-            else:
-                proc.kill()
-                proc.wait()
+            _stop_jupyter(proc, (signal.SIGINT, signal.SIGINT, signal.SIGTERM))
             return 130
+        except _Signalled:
+            _stop_jupyter(proc, (signal.SIGTERM, signal.SIGTERM))
+            raise
 
 
 # ---------------------------------------------------------------------------------------------

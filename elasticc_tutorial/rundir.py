@@ -14,9 +14,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-import psutil
-
-__all__ = ["owned_mkdtemp", "process_dir", "remove_stale"]
+__all__ = ["owned_mkdtemp", "process_dir", "remove_stale", "stale"]
 
 RUN_PREFIX = "elasticc-run-"
 
@@ -25,14 +23,21 @@ _process_dir: tuple[int, Path] | None = None
 
 
 def _tag(pid: int) -> str:
-    return f"{pid}.{int(psutil.Process(pid).create_time())}"
+    """``<pid>.<start time>``: names one process, not whichever reuses its pid later."""
+    try:
+        import psutil  # the twin extra; the core package reads Linux's /proc instead
+
+        return f"{pid}.{int(psutil.Process(pid).create_time())}"
+    except ImportError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return f"{pid}.{stat.rsplit(')', 1)[1].split()[19]}"
 
 
 def _owner_alive(tag: str) -> bool:
     pid, _, start = tag.partition(".")
     try:
         return _tag(int(pid)) == f"{int(pid)}.{int(start)}"
-    except (ValueError, psutil.Error):
+    except Exception:  # no such process (psutil.NoSuchProcess, FileNotFoundError) or a bad name
         return False
 
 
@@ -41,21 +46,28 @@ def owned_mkdtemp(prefix: str, parent: str | os.PathLike[str] | None = None) -> 
     return Path(tempfile.mkdtemp(prefix=f"{prefix}{_tag(os.getpid())}-", dir=parent))
 
 
-def remove_stale(parent: str | os.PathLike[str], prefix: str) -> list[Path]:
-    """Remove the ``owned_mkdtemp(prefix, parent)`` directories whose owner process is gone."""
-    removed = []
+def stale(parent: str | os.PathLike[str], prefix: str) -> list[Path]:
+    """The ``owned_mkdtemp(prefix, parent)`` directories whose owner process is gone."""
     try:
         entries = list(os.scandir(parent))
     except OSError:
-        return removed
+        return []
+    found = []
     for entry in entries:
         if not entry.name.startswith(prefix) or not entry.is_dir(follow_symlinks=False):
             continue
         tag = entry.name[len(prefix) :].partition("-")[0]
         if tag.count(".") == 1 and not _owner_alive(tag):
-            shutil.rmtree(entry.path, ignore_errors=True)
-            removed.append(Path(entry.path))
-    return removed
+            found.append(Path(entry.path))
+    return found
+
+
+def remove_stale(parent: str | os.PathLike[str], prefix: str) -> list[Path]:
+    """Remove the ``owned_mkdtemp(prefix, parent)`` directories whose owner process is gone."""
+    found = stale(parent, prefix)
+    for path in found:
+        shutil.rmtree(path, ignore_errors=True)
+    return found
 
 
 def process_dir() -> Path:

@@ -13,6 +13,7 @@ It serves 127.0.0.1 only, on the sample's embedded PostgreSQL cluster (``<sample
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 
 __all__ = ["LocalTom", "add_cli"]
@@ -30,6 +32,15 @@ DB_URL_ENV = "ELASTICC_LOCALTOM_DATABASE_URL"  # passed by environment: never on
 KEEP_LOG_ENV = (
     "ELASTICC_LOCALTOM_KEEP_LOG"  # set: keep the server log (stderr) after stop, for debugging
 )
+
+_running: weakref.WeakSet[LocalTom] = weakref.WeakSet()
+
+
+@atexit.register
+def stop_all() -> None:
+    """Stop every :class:`LocalTom` this process started and has not stopped (run at exit)."""
+    for tom in list(_running):
+        tom.stop()
 
 
 class LocalTom:
@@ -101,8 +112,14 @@ class LocalTom:
         env.pop(DB_URL_ENV, None)
         if self._database_url:
             env[DB_URL_ENV] = self._database_url
+        from elasticc_tutorial.rundir import process_dir
+
+        # The log lives in this process's scratch directory (gone at exit) unless it is to be kept.
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop())
-            prefix="elasticc-localtom-", suffix=".log", delete=False
+            prefix="elasticc-localtom-",
+            suffix=".log",
+            delete=False,
+            dir=None if os.environ.get(KEEP_LOG_ENV) else process_dir(),
         )
         self._proc = subprocess.Popen(
             cmd,
@@ -112,6 +129,7 @@ class LocalTom:
             env=env,
             text=True,
         )
+        _running.add(self)
         lines: list[str] = []
         reader = threading.Thread(target=self._read_ready, args=(lines,), daemon=True)
         reader.start()
@@ -148,6 +166,7 @@ class LocalTom:
     def stop(self, timeout: float = 20.0) -> None:
         """Stop the server (SIGTERM, then SIGKILL after ``timeout`` seconds)."""
         proc, self._proc = self._proc, None
+        _running.discard(self)
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -200,6 +219,9 @@ def _cli_serve(args) -> int:
 
     from elasticc_tutorial.cli import CliError
     from elasticc_tutorial.localtom.server import serve
+    from elasticc_tutorial.rundir import process_dir
+
+    tempfile.tempdir = str(process_dir())  # query results: removed at exit, even after a kill
 
     data = args.data
     if data is None:

@@ -6,11 +6,23 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+import tempfile
+import threading
+import time
 from pathlib import Path
 
 from elasticc_tutorial.localtom import DB_URL_ENV, READY
 from elasticc_tutorial.localtom.server import serve
+
+
+def _stop_when_orphaned(parent: int) -> None:
+    """Stop this server (as by SIGTERM) once the process that started it is gone, however it
+    ended: a killed notebook or ``lab`` must not leave a TOM (and its PostgreSQL) behind."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def main() -> int:
@@ -25,6 +37,11 @@ def main() -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+    from elasticc_tutorial.rundir import process_dir
+
+    tempfile.tempdir = str(process_dir())  # query results: removed at exit, even after a kill
+    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
 
     def ready(url: str, username: str, passwordfile: Path) -> None:
         info = {"url": url, "username": username, "passwordfile": str(passwordfile)}

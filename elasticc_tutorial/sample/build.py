@@ -25,12 +25,13 @@ import logging
 import math
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from tqdm import tqdm
 
 from elasticc_tutorial import __version__
+from elasticc_tutorial.errors import SampleError
+from elasticc_tutorial.rundir import owned_mkdtemp
 from elasticc_tutorial.sample.campaign import ModelSample
 from elasticc_tutorial.sample.layouts import DUMP_VARNAMES_FINAL, DUMP_VARNAMES_TRAIN
 from elasticc_tutorial.sample.models import MODELS as _SPECS
@@ -114,6 +115,29 @@ def _check_out(out: Path, force: bool) -> None:
         raise FileExistsError(
             f"--out {out} is not empty; use --force to replace it (its content will be deleted)"
         )
+    if (out / "tomdb").is_dir():
+        from elasticc_tutorial import pg
+
+        users = pg.cluster_users(out / "tomdb")
+        if users:
+            raise SampleError(
+                f"{out} is in use: its PostgreSQL cluster serves process(es) "
+                f"{', '.join(map(str, users))} (elasticc-tutorial lab, tom serve, or a Python "
+                "session that called tom.connect()); stop them, then build again"
+            )
+
+
+def _remove_stale_builds(parent: Path) -> None:
+    """Remove what killed builds left in ``parent`` (their owner process is gone), stopping any
+    PostgreSQL server still running on such a leftover first."""
+    from elasticc_tutorial import pg
+    from elasticc_tutorial.rundir import stale
+
+    for leftover in stale(parent, ".bld-") + stale(parent, ".old-"):
+        for cluster in (leftover / "tomdb", leftover / "x" / "tomdb"):
+            if (cluster / "PG_VERSION").is_file():
+                pg.stop_cluster(cluster)
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def build(
@@ -140,7 +164,8 @@ def build(
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     _check_out(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".bld-", dir=out.parent))
+    _remove_stale_builds(out.parent)
+    tmp = owned_mkdtemp(".bld-", out.parent)
     try:
         files_only = scale is not None
         samples = _write_snana_and_parquet(tmp, n, seed, keep=not files_only, progress=progress)
@@ -177,7 +202,7 @@ def _publish(tmp: Path, out: Path) -> None:
     """Rename ``tmp`` to ``out``; an existing ``out`` is moved aside first, deleted after."""
     old = None
     if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=".old-", dir=out.parent))
+        old = owned_mkdtemp(".old-", out.parent)
         os.replace(out, old / "x")
     os.replace(tmp, out)
     if old is not None:
