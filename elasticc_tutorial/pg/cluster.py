@@ -160,11 +160,27 @@ def _let_service_account_through(path: Path) -> None:
             os.chmod(parent, stat.S_IMODE(mode) | stat.S_IXOTH)
 
 
+def _own(fd: int) -> None:
+    """As root, hand an open file to the service account: every file in a data directory must be
+    the server's (its crash recovery opens them all, and stops at one it may not read)."""
+    acct = service_account()
+    if acct is not None:
+        os.fchown(fd, acct.pw_uid, acct.pw_gid)
+
+
+def open_private(path: Path, flags: int = os.O_RDWR) -> int:
+    """``os.open`` a file of ours in a cluster, created 0600 (and the server's, as root)."""
+    fd = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    _own(fd)
+    return fd
+
+
 def _write_private(path: Path, text: str, mode: int = 0o600) -> None:
     """Write ``text`` to ``path`` atomically, readable by its owner only."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         os.fchmod(fd, mode)
+        _own(fd)
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
         os.replace(tmp, path)
@@ -251,7 +267,6 @@ class Cluster:
             password = secrets.token_hex(24)
             pwfile = scratch / "pw"
             _write_private(pwfile, password + "\n")
-            _give(pwfile, 0o600)
             data = scratch / "data"
             # A cluster keeps at least two WAL segments: 1 MB ones save 30 MB of dead weight.
             initdb = [bin_dir() / "initdb", "-D", data, "-U", SUPERUSER, "--pwfile", pwfile]
@@ -270,7 +285,6 @@ class Cluster:
                 raise PostgresError(f"initdb failed for {self.pgdata}:\n{tail}")
             _write_private(data / PASSWORD_FILE, password + "\n")
             _write_private(data / "pg_hba.conf", HBA)
-            _give(data / "pg_hba.conf", 0o600)
             try:
                 os.rename(data, self.pgdata)
             except OSError:
@@ -309,7 +323,7 @@ class Cluster:
     def locked(self, *, blocking: bool = True) -> Iterator[bool]:
         """Hold the cluster's lock (start, stop and lease changes happen under it); yields whether
         it was got (always, unless ``blocking`` is false and another process holds it)."""
-        fd = os.open(self._path(LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = open_private(self._path(LOCK_FILE))
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
@@ -359,7 +373,9 @@ class Cluster:
 
     def _write_lease(self) -> None:
         leases = self._path(LEASES_DIR)
-        leases.mkdir(mode=0o700, exist_ok=True)
+        if not leases.is_dir():
+            leases.mkdir(mode=0o700, exist_ok=True)
+            _give(leases, 0o700)
         pid = os.getpid()
         _write_private(self._lease_path(pid), repr(psutil.Process(pid).create_time()))
 
@@ -444,7 +460,7 @@ class Cluster:
         return socket_dir
 
     def _supervised(self) -> bool:
-        fd = os.open(self._path(SUPERVISOR_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = open_private(self._path(SUPERVISOR_LOCK))
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -457,7 +473,6 @@ class Cluster:
         self.clear_stale()
         socket_dir = self._new_socket_dir()
         _write_private(self._path("pg_hba.conf"), HBA)  # whatever was edited: no trust, ever
-        _give(self._path("pg_hba.conf"), 0o600)
         supervisor = self._spawn_supervisor(socket_dir)
         deadline = time.monotonic() + timeout
         while (ready := self._ready_socket_dir()) is None or self.postmaster() is None:
@@ -528,6 +543,15 @@ class Cluster:
             terminate(proc)
             log.info("PostgreSQL in %s stopped", self.pgdata)
         self.clear_stale()
+        self._wait_supervisor_gone()
+
+    def _wait_supervisor_gone(self, timeout: float = 10.0) -> None:
+        """Wait for the supervisor to notice its server is gone and exit (it needs no lock)."""
+        with contextlib.suppress(OSError, ValueError, psutil.Error):
+            pid = int(self._path(SUPERVISOR_LOCK).read_text() or 0)
+            proc = psutil.Process(pid)
+            if pid and any("elasticc_tutorial.pg.supervisor" in a for a in proc.cmdline()):
+                wait_gone(proc, timeout)
 
     def _log_tail(self, n: int = 20) -> str:
         try:

@@ -28,6 +28,7 @@ from elasticc_tutorial.pg.cluster import (
     SUPERVISOR_LOCK,
     Cluster,
     bin_dir,
+    open_private,
     run_as,
     terminate,
 )
@@ -54,7 +55,7 @@ def _spawn(cluster: Cluster, socket_dir: Path) -> psutil.Popen:
     args = [str(bin_dir() / "postgres"), "-D", str(cluster.pgdata)]
     for name, value in settings.items():
         args += ["-c", f"{name}={value}"]  # the command line beats postgresql(.auto).conf
-    fd = os.open(cluster.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    fd = open_private(cluster.log_path, os.O_WRONLY | os.O_TRUNC)
     with os.fdopen(fd, "wb") as logfile:
         return psutil.Popen(
             args,
@@ -79,8 +80,10 @@ def _exited(server: psutil.Process) -> bool:
 def supervise(pgdata: Path, socket_dir: Path, adopt: int | None = None) -> int:
     """Run (or watch) the server of ``pgdata`` until it exits or nobody holds a lease."""
     cluster = Cluster(pgdata)
-    lock = os.open(pgdata / SUPERVISOR_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    lock = open_private(pgdata / SUPERVISOR_LOCK)
     fcntl.flock(lock, fcntl.LOCK_EX)  # wait for a previous supervisor to finish
+    os.ftruncate(lock, 0)
+    os.write(lock, str(os.getpid()).encode())  # Cluster.stop waits for us to exit
     stopping: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda signum, frame: stopping.append(signum))
