@@ -33,3 +33,15 @@ def pytest_collection_finish(session):
     notebooks = {item.path for item in session.items if item.path.suffix == ".ipynb"}
     if any("sample" in book.notebook_requires(nb) for nb in notebooks):
         book.ensure_sample()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """No server of ours survives the session: stop every local TOM this process started (each
+    stops its PostgreSQL), then let go of every embedded PostgreSQL server this process holds
+    (each stops unless another process still uses it)."""
+    import sys
+
+    if "elasticc_tutorial.localtom" in sys.modules:
+        sys.modules["elasticc_tutorial.localtom"].stop_all()
+    if "elasticc_tutorial.pg" in sys.modules:
+        sys.modules["elasticc_tutorial.pg"].release_all()

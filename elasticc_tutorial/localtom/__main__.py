@@ -13,15 +13,20 @@ import threading
 import time
 from pathlib import Path
 
-from elasticc_tutorial.localtom import DB_URL_ENV, READY
+from elasticc_tutorial.localtom import DB_URL_ENV, KEEP_LOG_ENV, READY
 from elasticc_tutorial.localtom.server import serve
 
 
-def _stop_when_orphaned(parent: int) -> None:
+def _stop_when_orphaned(parent: int, tmp: str) -> None:
     """Stop this server (as by SIGTERM) once the process that started it is gone, however it
-    ended: a killed notebook or ``lab`` must not leave a TOM (and its PostgreSQL) behind."""
+    ended: a killed notebook or ``lab`` must not leave a TOM (and its PostgreSQL) behind, nor its
+    scratch directory (our log) in ``tmp``."""
+    from elasticc_tutorial.rundir import RUN_PREFIX, remove_stale
+
     while os.getppid() == parent:
         time.sleep(0.5)
+    if not os.environ.get(KEEP_LOG_ENV):
+        remove_stale(tmp, RUN_PREFIX)
     os.kill(os.getpid(), signal.SIGTERM)
 
 
@@ -40,8 +45,9 @@ def main() -> int:
 
     from elasticc_tutorial.rundir import process_dir
 
+    tmp = tempfile.gettempdir()
     tempfile.tempdir = str(process_dir())  # query results: removed at exit, even after a kill
-    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(), tmp), daemon=True).start()
 
     def ready(url: str, username: str, passwordfile: Path) -> None:
         info = {"url": url, "username": username, "passwordfile": str(passwordfile)}

@@ -390,7 +390,9 @@ class Cluster:
             try:
                 pid = int(entry.name)
                 started = float(Path(entry.path).read_text())
-                alive = abs(psutil.Process(pid).create_time() - started) < 0.01
+                proc = psutil.Process(pid)
+                # a zombie (killed, not yet reaped by its parent) uses nothing any more
+                alive = abs(proc.create_time() - started) < 0.01 and not _gone(proc)
             except (ValueError, OSError, psutil.Error):
                 alive = False
             if alive:
