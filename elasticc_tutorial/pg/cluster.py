@@ -472,6 +472,7 @@ class Cluster:
         return False
 
     def _start(self, timeout: float) -> Path:
+        _let_service_account_through(self.pgdata)  # the cluster may have moved since initdb
         self.clear_stale()
         socket_dir = self._new_socket_dir()
         _write_private(self._path("pg_hba.conf"), HBA)  # whatever was edited: no trust, ever

@@ -90,6 +90,7 @@ def generator_fingerprint() -> str:
         *sorted((pkg / "schema").glob("*.avsc")),
         pkg / "taxonomy.py",
         pkg / "photometry.py",
+        pkg / "pg" / "cluster.py",  # makes tomdb/: a cluster of another PostgreSQL cannot be opened
     ]
     h = hashlib.sha256()
     for path in sources:
