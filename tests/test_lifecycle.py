@@ -304,3 +304,30 @@ def test_the_server_keeps_no_lease_of_a_process_that_is_gone(tmp_path):
         time.sleep(0.5)  # a few supervisor rounds: the server must stay up for us
         assert postgres_under(tmp_path)
     assert postgres_under(tmp_path) == []
+
+
+def test_the_tom_log_is_kept_on_request_and_named(sample, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ELASTICC_LOCALTOM_KEEP_LOG", "1")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with LocalTom(sample) as tom:
+        log = tom.log_path
+    assert log is not None and log.parent == tmp_path and log.is_file()
+    assert f"local TOM log kept in {log}" in capsys.readouterr().err
+    assert wait_until(lambda: procs_under(sample) == [])
+
+
+def test_scratch_of_a_dead_process_is_removed_and_a_live_ones_kept(tmp_path):
+    from elasticc_tutorial.rundir import owned_mkdtemp, remove_stale
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".bld-{dead.pid}.1-x"  # its process has exited
+    stale.mkdir()
+    mine = owned_mkdtemp(".bld-", tmp_path)
+    assert mine.name.startswith(f".bld-{os.getpid()}.")
+    reused = tmp_path / f".bld-{os.getpid()}.1-y"  # our pid, but another start time: not us
+    reused.mkdir()
+    other = tmp_path / ".bld-unrelated"
+    other.mkdir()
+    assert sorted(remove_stale(tmp_path, ".bld-")) == sorted([stale, reused])
+    assert mine.is_dir() and other.is_dir()
