@@ -331,3 +331,38 @@ def test_scratch_of_a_dead_process_is_removed_and_a_live_ones_kept(tmp_path):
     other.mkdir()
     assert sorted(remove_stale(tmp_path, ".bld-")) == sorted([stale, reused])
     assert mine.is_dir() and other.is_dir()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_tom_serve_stops_cleanly_on_a_signal(sample, tmp_path, sig):
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "elasticc_tutorial",
+            "tom",
+            "serve",
+            "--port",
+            "0",
+            "--data",
+            str(sample),
+        ],
+        env=child_env(TMPDIR=str(tmp_path)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("local TOM at http://127.0.0.1:"), proc.stderr.read()
+        os.kill(proc.pid, sig)
+        proc.communicate(timeout=120)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert wait_until(lambda: procs_under(sample) == []), procs_under(sample)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(RUN_PREFIX)] == []

@@ -16,8 +16,6 @@ from _procs import hold_server_in_child, needs_proc, postgres_under, postmaster_
 from elasticc_tutorial import pg
 from elasticc_tutorial.errors import PostgresConnectionError, PostgresError
 
-pytestmark_proc = needs_proc
-
 
 @pytest.mark.parametrize(
     ("url", "expected"),
@@ -54,6 +52,7 @@ def _socket_dir(url: str) -> Path:
     return Path(psycopg.conninfo.conninfo_to_dict(url)["host"])
 
 
+@needs_proc
 def test_embedded_server_runs_sql_and_stops(tmp_path):
     pgdata = tmp_path / "cluster"
     with pg.embedded_server(pgdata) as url, pg.connect(url) as conn:
@@ -65,6 +64,7 @@ def test_embedded_server_runs_sql_and_stops(tmp_path):
         pg.connect(url + "&connect_timeout=2")
 
 
+@needs_proc
 def test_every_connection_needs_the_password_and_the_socket_is_private(tmp_path):
     pgdata = tmp_path / "cluster"
     with pg.embedded_server(pgdata) as url:
@@ -96,6 +96,7 @@ def test_every_connection_needs_the_password_and_the_socket_is_private(tmp_path)
             pg.connect(wrong + "&connect_timeout=5")
 
 
+@needs_proc
 def test_a_long_cluster_path_gets_a_private_socket_dir_removed_at_stop(tmp_path):
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     deep.mkdir(parents=True)
@@ -109,6 +110,7 @@ def test_a_long_cluster_path_gets_a_private_socket_dir_removed_at_stop(tmp_path)
     assert not sockdir.exists()
 
 
+@needs_proc
 def test_a_running_server_is_adopted_and_kept_for_its_other_user(tmp_path):
     pgdata = tmp_path / "cluster"
     with hold_server_in_child(pgdata) as child:
@@ -122,6 +124,7 @@ def test_a_running_server_is_adopted_and_kept_for_its_other_user(tmp_path):
     assert wait_until(lambda: postgres_under(tmp_path) == [])
 
 
+@needs_proc
 def test_stop_and_restart_after_the_postmaster_was_killed(tmp_path):
     pgdata = tmp_path / "cluster"
     with pg.embedded_server(pgdata) as url:
@@ -139,6 +142,7 @@ def test_stop_and_restart_after_the_postmaster_was_killed(tmp_path):
     assert wait_until(lambda: postgres_under(tmp_path) == [])
 
 
+@needs_proc
 def test_a_stale_pid_file_naming_another_process_does_not_block_the_start(tmp_path):
     pgdata = tmp_path / "cluster"
     with pg.embedded_server(pgdata):

@@ -196,6 +196,11 @@ class LocalTom:
             self.stop()
 
 
+def hang_up_as_terminate() -> None:
+    """Make SIGHUP (the terminal closed) stop the server like SIGTERM does: cleanly."""
+    signal.signal(signal.SIGHUP, lambda signum, frame: os.kill(os.getpid(), signal.SIGTERM))
+
+
 def add_cli(subparsers) -> None:
     """``elasticc-tutorial tom serve``."""
     tom = subparsers.add_parser("tom", help="the local TOM (a DESC TOM look-alike on the sample)")
@@ -222,6 +227,7 @@ def _cli_serve(args) -> int:
     from elasticc_tutorial.rundir import process_dir
 
     tempfile.tempdir = str(process_dir())  # query results: removed at exit, even after a kill
+    hang_up_as_terminate()
 
     data = args.data
     if data is None:

@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from elasticc_tutorial.localtom import DB_URL_ENV, KEEP_LOG_ENV, READY
+from elasticc_tutorial.localtom import DB_URL_ENV, KEEP_LOG_ENV, READY, hang_up_as_terminate
 from elasticc_tutorial.localtom.server import serve
 
 
@@ -48,6 +48,7 @@ def main() -> int:
     tmp = tempfile.gettempdir()
     tempfile.tempdir = str(process_dir())  # query results: removed at exit, even after a kill
     threading.Thread(target=_stop_when_orphaned, args=(os.getppid(), tmp), daemon=True).start()
+    hang_up_as_terminate()
 
     def ready(url: str, username: str, passwordfile: Path) -> None:
         info = {"url": url, "username": username, "passwordfile": str(passwordfile)}
