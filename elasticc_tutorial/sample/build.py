@@ -126,6 +126,8 @@ def _check_out(out: Path, force: bool) -> None:
                 f"{', '.join(map(str, users))} (elasticc-tutorial lab, tom serve, or a Python "
                 "session that called tom.connect()); stop them, then build again"
             )
+        if force:
+            pg.stop_cluster(out / "tomdb")  # a server nobody uses any more must not outlive it
 
 
 def _remove_stale_builds(parent: Path) -> None:
