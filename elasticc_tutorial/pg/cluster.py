@@ -359,14 +359,15 @@ class Cluster:
     def _spawn_supervisor(self, socket_dir: Path, adopt: int | None = None) -> subprocess.Popen:
         cmd = [sys.executable, "-m", "elasticc_tutorial.pg.supervisor", str(self.pgdata)]
         cmd += [str(socket_dir)] + (["--adopt", str(adopt)] if adopt else [])
-        # A session of its own: a Ctrl-C or hang-up meant for our terminal does not reach it.
-        return subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        # The log: the supervisor's errors and the server's messages, since the last start.
+        fd = open_private(self.log_path, os.O_WRONLY | os.O_APPEND | (0 if adopt else os.O_TRUNC))
+        try:
+            # A session of its own: a Ctrl-C or hang-up meant for our terminal does not reach it.
+            return subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, start_new_session=True
+            )
+        finally:
+            os.close(fd)
 
     def _new_socket_dir(self) -> Path:
         """A fresh 0700 directory for the socket: inside the cluster when the path is short

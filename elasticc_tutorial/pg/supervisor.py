@@ -48,17 +48,15 @@ def _spawn(cluster: Cluster, socket_dir: Path) -> psutil.Popen:
     args = [str(bin_dir() / "postgres"), "-D", str(cluster.pgdata)]
     for name, value in settings.items():
         args += ["-c", f"{name}={value}"]  # the command line beats postgresql(.auto).conf
-    fd = open_private(cluster.log_path, os.O_WRONLY | os.O_TRUNC)
-    with os.fdopen(fd, "wb") as logfile:
-        return psutil.Popen(
+    return (
+        psutil.Popen(  # its output joins ours in the cluster's log (see Cluster._spawn_supervisor)
             args,
             stdin=subprocess.DEVNULL,
-            stdout=logfile,
-            stderr=subprocess.STDOUT,
             cwd=cluster.pgdata,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
             **run_as(),
         )
+    )
 
 
 def _exited(server: psutil.Process) -> bool:
