@@ -307,7 +307,7 @@ def test_where_cli_table_and_json(tmp_path, monkeypatch, capsys, no_build):
     assert data["tom"]["url"] == "local"
     assert data["summary"] == [
         "TOM: local synthetic twin (started by tom.connect())",
-        "data: NERSC (snana, train, parquet); alerts= argument (alerts)",
+        "data: NERSC (snana, train, parquet, alerts)",
     ]
 
 
