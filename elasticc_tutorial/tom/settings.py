@@ -102,20 +102,18 @@ def read_password_file(
     p = Path(path).expanduser()
     where = f"{setting}={p}"
     try:
-        fd = os.open(p, os.O_RDONLY)
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block
     except FileNotFoundError:
         raise TomSettingsError(
             f"{where}: no such file; put the TOM password alone on its first line, run "
             f"`chmod 600 {p}`, {_UNSET_ALL}"
         ) from None
-    except IsADirectoryError:  # pragma: no cover - Linux opens directories read-only
-        raise TomSettingsError(f"{where} is a directory, expected the password file") from None
     except OSError as exc:
         raise TomSettingsError(
             f"{where} cannot be read ({exc.strerror}); make it a file you own and `chmod 600 {p}`"
         ) from None
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
+    try:
+        st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
             raise TomSettingsError(
                 f"{where} is a directory; expected the file holding the password"
@@ -127,6 +125,10 @@ def read_password_file(
                 f"{where} can be read or changed by others (mode {st.st_mode & 0o777:o}); "
                 f"run `chmod 600 {p}`"
             )
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as fh:
         data = fh.read(65536)
     try:
         text = data.decode()
