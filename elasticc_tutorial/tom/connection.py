@@ -11,6 +11,7 @@ from typing import Any
 from elasticc_tutorial.errors import TomError, TomSettingsError
 from elasticc_tutorial.tom.client import TomClient
 from elasticc_tutorial.tom.settings import LOCAL_TOM, TomLocation, choose_tom
+from elasticc_tutorial.tom.transport import LoginRefused
 
 __all__ = ["connect", "stop_local_tom"]
 
@@ -29,7 +30,7 @@ def _settings_error(loc: TomLocation, exc: TomError) -> TomSettingsError:
         return TomSettingsError(
             f"{url_setting}: the TOM {why}: {exc}; check the URL and network, {unset}"
         )
-    if exc.page == "accounts/login/" and exc.status == 200:
+    if isinstance(exc, LoginRefused):
         return TomSettingsError(
             f"the TOM at {loc.url} refused the login of DESC_TOM_USERNAME={loc.username} with the "
             f"password from {loc.password_from}: check both ({exc})"

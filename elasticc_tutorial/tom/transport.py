@@ -29,7 +29,7 @@ from elasticc_tutorial.tom.routes import (
     summarize_response,
 )
 
-__all__ = ["Transport"]
+__all__ = ["LoginRefused", "Transport"]
 
 log = logging.getLogger("elasticc_tutorial.tom")
 
@@ -42,6 +42,10 @@ _TRANSPORT_ERRORS = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+
+
+class LoginRefused(TomError):
+    """The TOM answered the login form but did not log us in (wrong username or password)."""
 
 
 def _never_sent(exc: BaseException) -> bool:
@@ -149,7 +153,11 @@ class Transport:
             )
         token = rqs.cookies.get("csrftoken")
         if not token:
-            raise TomError(f"{login} set no csrftoken cookie; is {self._url} a TOM?", page=page)
+            raise TomError(
+                f"{login} set no csrftoken cookie; is {self._url} a TOM?",
+                status=res.status_code,
+                page=page,
+            )
         form = {
             "username": self._username,
             "password": self.__password,
@@ -171,7 +179,7 @@ class Transport:
             or ("sessionid" not in rqs.cookies)
         ):
             why = "wrong username or password" if refused else "the server started no session"
-            raise TomError(
+            raise LoginRefused(
                 f"Failed to log in to {self._url} as {self._username!r}: {why}",
                 status=res.status_code,
                 page=page,
