@@ -69,7 +69,7 @@ def _jupyter(module: str):
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
         raise KernelError(
-            f"managing Jupyter kernels needs {exc.name or module}, which is not installed: "
+            f"managing Jupyter kernels needs {(exc.name or module).split('.')[0]}, which is not installed: "
             'pip install "elasticc-tutorial[book]"'
         ) from None
 
