@@ -206,14 +206,14 @@ def _login(tom) -> Check:
     """Log in to a remote TOM once (short timeout, no retries)."""
     from elasticc_tutorial.errors import TomError
     from elasticc_tutorial.tom import TomClient
-    from elasticc_tutorial.tom.connection import _settings_error
+    from elasticc_tutorial.tom.connection import settings_error
 
     try:
         client = TomClient(
             tom.url, username=tom.username, password=tom.password, timeout=TOM_TIMEOUT, retries=0
         )
     except TomError as exc:
-        err = _settings_error(tom, exc)
+        err = settings_error(tom, exc)
         return Check(FAIL, "TOM", str(err), "fix the setting named above")
     client.close()
     return Check(OK, "TOM", f"{tom.line().removeprefix('TOM: ')}: logged in [{tom.detail}]")

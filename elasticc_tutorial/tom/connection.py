@@ -13,22 +13,21 @@ from elasticc_tutorial.tom.client import TomClient
 from elasticc_tutorial.tom.settings import LOCAL_TOM, TomLocation, choose_tom
 from elasticc_tutorial.tom.transport import LoginRefused
 
-__all__ = ["connect", "stop_local_tom"]
+__all__ = ["connect", "settings_error", "stop_local_tom"]
 
 #: The local TOM this Python session started (stopped at exit, or by :func:`stop_local_tom`).
 _LOCAL: Any = None
 
 
-def _settings_error(loc: TomLocation, exc: TomError) -> TomSettingsError:
+def settings_error(loc: TomLocation, exc: TomError) -> TomSettingsError:
     """A failed login to the chosen TOM, told in terms of the settings that chose it."""
     url_setting = (
         f"DESC_TOM_URL={loc.url}" if loc.detail == "$DESC_TOM_URL" else f"{loc.url} ({loc.detail})"
     )
     unset = "or unset every DESC_TOM_* variable to use the local synthetic TOM"
     if exc.status is None:
-        why = "does not answer"
         return TomSettingsError(
-            f"{url_setting}: the TOM {why}: {exc}; check the URL and network, {unset}"
+            f"{url_setting}: the TOM does not answer: {exc}; check the URL and network, {unset}"
         )
     if isinstance(exc, LoginRefused):
         return TomSettingsError(
@@ -73,7 +72,7 @@ def connect(
         except TomSettingsError:
             raise
         except TomError as exc:
-            raise _settings_error(loc, exc) from None
+            raise settings_error(loc, exc) from None
         _say(loc.line(), loc, quiet)
         return client
 
@@ -89,6 +88,7 @@ def connect(
     if _LOCAL is None or _LOCAL.url is None or _LOCAL.sample_dir != sdir:
         stop_local_tom()
         _LOCAL = LocalTom(sdir).start()
+        atexit.unregister(stop_local_tom)  # once, however often the sample changes
         atexit.register(stop_local_tom)
     line = loc.line(served_at=_LOCAL.url, sample_version=paths.sample_version(sdir))
     _say(line, loc, quiet)
