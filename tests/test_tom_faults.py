@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 
 import polars as pl
 import pytest
@@ -34,6 +33,20 @@ CHECK = f"db/checksqlquery/{QID}/"
 def fake():
     with FakeTom() as srv:
         yield srv
+
+
+@pytest.fixture
+def waits(monkeypatch) -> list[float]:
+    """Every wait the client asks for (retries, Retry-After, polling), slept for real."""
+    asked: list[float] = []
+    real = TomClient._sleep
+
+    def record(self, seconds: float) -> None:
+        asked.append(seconds)
+        real(self, seconds)
+
+    monkeypatch.setattr(TomClient, "_sleep", record)
+    return asked
 
 
 def client(fake: FakeTom, **kw) -> TomClient:
@@ -83,23 +96,19 @@ def test_cut_body_of_an_unsafe_route_is_not_repeated(fake):
     assert len(fake.requests_to("db/submitsqlquery/")) == 1
 
 
-def test_503_retry_after_is_honoured(fake):
+def test_503_retry_after_is_honoured(fake, waits):
     fake.script("db/runsqlquery/", response(503, b"busy", "text/plain", Retry_After="1"), rows(2))
-    c = client(fake, backoff=0.0)  # the only wait left is the server's Retry-After
-    t0 = time.monotonic()
+    c = client(fake, backoff=0.01)
     assert c.sql("SELECT 1").height == 2
-    waited = time.monotonic() - t0
+    assert waits == [1.0]  # what the server asked, not the client's own 0.01 s backoff
     first, second = fake.requests_to("db/runsqlquery/")
-    assert waited >= 1.0  # behaviour, not speed: the client waited as asked before the 2nd try
-    assert len(fake.requests_to("db/runsqlquery/")) == 2 and first.body == second.body
+    assert first.body == second.body
 
 
-def test_retry_after_is_bounded_by_max_wait(fake):
+def test_retry_after_is_bounded_by_max_wait(fake, waits):
     fake.script("db/runsqlquery/", response(503, b"busy", "text/plain", Retry_After="3600"), rows())
-    c = client(fake, max_wait=0.2)
-    t0 = time.monotonic()
-    assert c.sql("SELECT 1").height == 1
-    assert time.monotonic() - t0 < 60  # not the hour the server asked for
+    assert client(fake, max_wait=0.2).sql("SELECT 1").height == 1
+    assert waits == [0.2]  # not the hour the server asked for
 
 
 def test_503_that_persists_says_the_server_is_overloaded(fake):
@@ -111,10 +120,11 @@ def test_503_that_persists_says_the_server_is_overloaded(fake):
     assert len(fake.requests_to("db/runsqlquery/")) == 3
 
 
-def test_dropped_connections_are_retried_then_reported(fake):
+def test_dropped_connections_are_retried_then_reported(fake, waits):
     fake.script("elasticc2/classids", DROP, DROP, json_response(200, {"0": {}}))
-    c = client(fake)
+    c = client(fake, backoff=0.02)
     assert c.classids() == {"0": {}}
+    assert waits == [0.02, 0.04]  # exponential backoff
     fake.script("elasticc2/classids", DROP)
     with pytest.raises(TomError, match=r"GET elasticc2/classids .*failed after 3 attempts"):
         client(fake, retries=2).classids()
@@ -197,13 +207,15 @@ def test_long_sql_raises_at_once_when_the_server_marks_the_query_failed(fake):
     assert len(fake.requests_to(CHECK)) == 2 and not fake.requests_to(RESULTS)
 
 
-def test_long_sql_timeout_names_the_queryid(fake):
+def test_long_sql_polls_with_growing_waits_until_its_timeout(fake, waits):
     fake.script("db/submitsqlquery/", json_response(200, {"status": "ok", "queryid": QID}))
     fake.script(CHECK, json_response(200, {"queryid": QID, "status": "started"}))
-    with pytest.raises(TomError, match=rf"{QID} is still started after 0 s.*check_sql"):
-        client(fake).long_sql("SELECT 1", poll=0.05, timeout=0.3, progress=False)
-    n = len(fake.requests_to(CHECK))
-    assert 2 <= n <= 7  # polled more than once, with growing waits
+    with pytest.raises(TomError, match=rf"{QID} is still started after 2 s.*check_sql"):
+        client(fake).long_sql("SELECT 1", poll=0.05, max_poll=0.3, timeout=2.0, progress=False)
+    assert waits[:5] == pytest.approx([0.05, 0.075, 0.1125, 0.16875, 0.253125])
+    assert max(waits) == 0.3  # capped at max_poll
+    assert sum(waits) <= 2.0  # never sleeps past the timeout
+    assert len(fake.requests_to(CHECK)) == len(waits) + 1
 
 
 def test_long_sql_pandas_format_reads_the_pickle(fake):

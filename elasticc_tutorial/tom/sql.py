@@ -151,7 +151,7 @@ class SqlApi(Transport):
                         f"long query {queryid} is still {status} after {timeout:.0f} s; "
                         f"check later with check_sql({queryid!r}), then sql_results({queryid!r})"
                     )
-                time.sleep(min(wait, left))
+                self._sleep(min(wait, left))
                 wait = min(wait * 1.5, max_poll)
         return self.sql_results(queryid, columns=state.get("columns"), dest=dest, format=format)
 

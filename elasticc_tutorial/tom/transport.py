@@ -204,10 +204,14 @@ class Transport:
 
     # -- sending ----------------------------------------------------------------------------------
 
+    def _sleep(self, seconds: float) -> None:
+        """Every wait of the client goes through here (retries, polling)."""
+        time.sleep(seconds)
+
     def _pause(self, attempt: int, res: requests.Response | None = None) -> None:
         asked = retry_after(res) if res is not None else None
         wait = self.backoff * 2**attempt if asked is None else asked
-        time.sleep(min(wait, self.max_wait))
+        self._sleep(min(wait, self.max_wait))
 
     def _send(
         self, rqs: requests.Session, method: str, page: str, *, retry: bool, **kwargs
