@@ -14,11 +14,10 @@ Modules: :mod:`~.settings` (which TOM, password file), :mod:`~.routes` (route ru
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from elasticc_tutorial.errors import TomError, TomSettingsError
-from elasticc_tutorial.tom.client import TomClient
-from elasticc_tutorial.tom.connection import connect, stop_local_tom
-from elasticc_tutorial.tom.frames import tight_to_polars
-from elasticc_tutorial.tom.routes import normalize_page, summarize_response
 from elasticc_tutorial.tom.settings import (
     DESC_TOM_URL,
     LOCAL_TOM,
@@ -29,6 +28,17 @@ from elasticc_tutorial.tom.settings import (
 
 #: The old name of :data:`DESC_TOM_URL` (the same object).
 DEFAULT_URL = DESC_TOM_URL
+
+# The HTTP client (requests, polars) is imported on first use, so that the TOM-choosing rule stays
+# cheap to import (``paths.locate()`` and ``doctor`` use it).
+_LAZY = {
+    "TomClient": "client",
+    "connect": "connection",
+    "stop_local_tom": "connection",
+    "tight_to_polars": "frames",
+    "normalize_page": "routes",
+    "summarize_response": "routes",
+}
 
 __all__ = [
     "DEFAULT_URL",
@@ -46,3 +56,15 @@ __all__ = [
     "summarize_response",
     "tight_to_polars",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
