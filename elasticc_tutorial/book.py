@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 
-from elasticc_tutorial.cli import CliError
+from elasticc_tutorial.errors import BookError
 
 __all__ = [
     "DATA_ENV_VARS",
@@ -77,7 +77,7 @@ def find_book_root(start: Path | None = None) -> Path:
     for cand in candidates:
         if (cand / "_toc.yml").is_file() and (cand / "_config.yml").is_file():
             return cand
-    raise CliError(
+    raise BookError(
         f"no Jupyter Book found: neither {start} nor its parents hold _config.yml and _toc.yml; "
         "run the command inside the elasticc-tutorial checkout"
     )
@@ -92,9 +92,9 @@ def toc_documents(root: Path) -> list[str]:
     try:
         toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise CliError(f"cannot read the table of contents {toc_path}: {exc}") from exc
+        raise BookError(f"cannot read the table of contents {toc_path}: {exc}") from exc
     if not isinstance(toc, dict) or "root" not in toc:
-        raise CliError(f"{toc_path}: expected a mapping with a 'root' key (jb-book format)")
+        raise BookError(f"{toc_path}: expected a mapping with a 'root' key (jb-book format)")
     docs = [_strip_suffix(str(toc["root"]))]
 
     def walk(node: object) -> None:
@@ -124,7 +124,7 @@ def document_source(root: Path, doc: str) -> Path:
         path = root / f"{doc}{suffix}"
         if path.is_file():
             return path
-    raise CliError(
+    raise BookError(
         f"_toc.yml lists {doc!r} but none of {', '.join(doc + s for s in _SOURCE_SUFFIXES)} "
         f"exists under {root}"
     )
@@ -137,10 +137,10 @@ def notebook_requires(path: Path) -> set[str]:
     try:
         meta = json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {})
     except (OSError, ValueError) as exc:
-        raise CliError(f"cannot read notebook {path}: {exc}") from exc
+        raise BookError(f"cannot read notebook {path}: {exc}") from exc
     requires = meta.get("elasticc_tutorial", {}).get("requires", ["sample"])
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
-        raise CliError(
+        raise BookError(
             f"{path}: metadata elasticc_tutorial.requires must be a list of strings, got {requires!r}"
         )
     return set(requires)
@@ -261,7 +261,7 @@ def _jupyter_book_command() -> list[str]:
         "jupyter-book", path=str(Path(sys.executable).parent)
     )
     if not exe:
-        raise CliError(
+        raise BookError(
             "jupyter-book is not installed; install the dev extra: pip install -e '.[dev]'"
         )
     return [exe]
@@ -269,7 +269,7 @@ def _jupyter_book_command() -> list[str]:
 
 def build_site(root: Path, path_output: Path | None = None, *, strict: bool = True) -> Path:
     """Run ``jupyter-book build`` (``-W --keep-going`` when ``strict``) on the book at ``root`` and
-    return the HTML directory. Raises CliError if the build fails; does not check the result."""
+    return the HTML directory. Raises BookError if the build fails; does not check the result."""
     cmd = [*_jupyter_book_command(), "build", str(root)]
     if strict:
         cmd += ["-W", "--keep-going"]
@@ -277,7 +277,7 @@ def build_site(root: Path, path_output: Path | None = None, *, strict: bool = Tr
         cmd += ["--path-output", str(path_output)]
     proc = subprocess.run(cmd, cwd=root, check=False)
     if proc.returncode != 0:
-        raise CliError(
+        raise BookError(
             f"jupyter-book build failed with exit status {proc.returncode}; see the log above "
             "(every warning is an error; tracebacks are in _build/html/reports/)"
         )
@@ -308,7 +308,7 @@ def execute_notebook(
     """Execute ``path`` in place on kernel ``python3`` with cwd = its folder, keeping all outputs.
 
     The notebook is written to a temporary file and renamed, so a failure leaves it untouched.
-    Raises CliError (naming the notebook and the cell) when a cell fails.
+    Raises BookError (naming the notebook and the cell) when a cell fails.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -318,7 +318,7 @@ def execute_notebook(
     try:
         nb = nbformat.read(path, as_version=4)
     except (OSError, ValueError) as exc:
-        raise CliError(f"cannot read notebook {path}: {exc}") from exc
+        raise BookError(f"cannot read notebook {path}: {exc}") from exc
     nb.metadata["kernelspec"] = {
         "name": KERNEL_NAME,
         "display_name": "Python 3 (ipykernel)",
@@ -334,7 +334,7 @@ def execute_notebook(
     try:
         client.execute(env=dict(notebook_environment() if env is None else env))
     except (CellExecutionError, CellTimeoutError) as exc:
-        raise CliError(f"{path}: a cell failed, notebook left unchanged:\n{exc}") from exc
+        raise BookError(f"{path}: a cell failed, notebook left unchanged:\n{exc}") from exc
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -358,7 +358,7 @@ def ensure_sample() -> Path:
     try:
         locs = paths.locate(tom_url=paths.LOCAL_TOM, build=True)
     except paths.LocateError as exc:
-        raise CliError(str(exc)) from exc
+        raise BookError(str(exc)) from exc
     assert locs.sample is not None  # a local TOM always uses the sample
     return locs.sample.path
 
@@ -372,7 +372,7 @@ def _local_tom(sample: Path) -> Iterator[dict[str, str]]:
     try:
         tom.start()
     except (OSError, RuntimeError) as exc:
-        raise CliError(f"cannot start the local TOM on {sample}: {exc}") from exc
+        raise BookError(f"cannot start the local TOM on {sample}: {exc}") from exc
     try:
         yield {
             "DESC_TOM_URL": str(tom.url),
@@ -484,7 +484,7 @@ def _cmd_execute(args: argparse.Namespace) -> int:
     notebooks = [Path(nb) for nb in args.notebooks] or toc_notebooks(root)
     for nb in notebooks:
         if nb.suffix != ".ipynb" or not nb.is_file():
-            raise CliError(f"{nb}: expected an existing .ipynb notebook")
+            raise BookError(f"{nb}: expected an existing .ipynb notebook")
     if not args.no_sample and any("sample" in notebook_requires(nb) for nb in notebooks):
         # Built beforehand so that no notebook's stored output shows the first-use build.
         ensure_sample()

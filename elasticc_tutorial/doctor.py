@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from elasticc_tutorial.errors import TomSettingsError
+
 if TYPE_CHECKING:
     from elasticc_tutorial.paths import DataLocations
 
@@ -22,7 +24,7 @@ __all__ = ["Check", "add_cli", "format_checks", "run_checks"]
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
-#: Distributions the package needs at run time (FAIL when missing) ...
+#: Distributions the package needs at run time (its core dependencies: FAIL when missing) ...
 REQUIRED = (
     "elasticc-tutorial",
     "numpy",
@@ -32,14 +34,14 @@ REQUIRED = (
     "fastavro",
     "requests",
     "matplotlib",
+    "tqdm",
     "platformdirs",
-    "django",
-    "psycopg",
-    "pgserver",
-    "jupyter_client",
 )
-#: ... and the ones the notebooks need inside Jupyter (WARN when missing).
-OPTIONAL = ("ipykernel", "jupyterlab", "nbval")
+#: ... and those of the extras the offline twin and the book need (WARN, naming the extra).
+EXTRAS = {
+    "twin": ("django", "psycopg", "pgserver", "pandas"),
+    "book": ("jupyter_client", "ipykernel", "jupyterlab"),
+}
 TOM_TIMEOUT = 5.0
 
 
@@ -61,14 +63,16 @@ def check_python() -> Check:
 def check_packages() -> list[Check]:
     """Installed versions of the runtime and notebook dependencies."""
     out = []
-    for names, bad in ((REQUIRED, FAIL), (OPTIONAL, WARN)):
+    groups = [(REQUIRED, FAIL, "pip install elasticc-tutorial")]
+    groups += [
+        (names, WARN, f'pip install "elasticc-tutorial[{x}]"') for x, names in EXTRAS.items()
+    ]
+    for names, bad, fix in groups:
         for dist in names:
             try:
                 out.append(Check(OK, f"package {dist}", importlib.metadata.version(dist)))
             except importlib.metadata.PackageNotFoundError:
-                out.append(
-                    Check(bad, f"package {dist}", "not installed", 'pip install -e ".[dev]"')
-                )
+                out.append(Check(bad, f"package {dist}", "not installed", fix))
     return out
 
 
@@ -134,16 +138,21 @@ def _check_tutorial_kernel(k) -> Check:
     return Check(OK, label, f"{k.display_name} [{k.resource_dir}]")
 
 
-def check_data() -> tuple[list[Check], DataLocations | None]:
-    """Where each form of the data is (never builds the sample); returns the locations too."""
-    from elasticc_tutorial.paths import FORMS, LABELS, LocateError, locate
+def check_data() -> tuple[list[Check], DataLocations | None, TomSettingsError | None]:
+    """Where each form of the data is (never builds the sample); returns the locations, and the
+    TOM settings error when a ``DESC_TOM_*`` setting is unusable (the data are still shown)."""
+    from elasticc_tutorial.paths import FORMS, LABELS, LOCAL_TOM, LocateError, locate
 
+    tom_error = None
     try:
-        locs = locate(build=False)
+        try:
+            locs = locate(build=False)
+        except TomSettingsError as exc:  # reported by check_tom; the data rows do not depend on it
+            tom_error = exc
+            locs = locate(build=False, tom_url=LOCAL_TOM)
     except LocateError as exc:
-        return [
-            Check(FAIL, "data", str(exc), "fix or unset the variable/argument named above")
-        ], None
+        fix = "fix or unset the variable/argument named above"
+        return [Check(FAIL, "data", str(exc), fix)], None, tom_error
     out = []
     for form in FORMS:
         loc = getattr(locs, form)
@@ -162,93 +171,62 @@ def check_data() -> tuple[list[Check], DataLocations | None]:
         else:
             out.append(Check(FAIL, LABELS[form], detail + " missing", "check the path"))
     out += [Check(WARN, "data note", n) for n in locs.notes]
-    return out, locs
+    out.append(Check(OK, "data", locs.summary().removeprefix("data: ")))
+    return out, locs, tom_error
 
 
-def check_tom(locs: DataLocations | None) -> list[Check]:
-    """Whether the TOM answers, and whether credentials are configured (never printing secrets)."""
-    from elasticc_tutorial.paths import tom_credentials
-
-    out = []
-    creds = tom_credentials()
+def check_tom(locs: DataLocations | None, tom_error: TomSettingsError | None = None) -> list[Check]:
+    """The TOM the one rule chooses: its settings, and for a remote TOM a real login (never
+    printing the password). Words as in ``tom.connect()`` and ``where``."""
+    unset = "fix the DESC_TOM_* setting named above, or unset every DESC_TOM_* variable to use the local synthetic TOM"
+    if tom_error is not None:
+        return [Check(FAIL, "TOM", str(tom_error), unset)]
     if locs is None:
         return [Check(WARN, "TOM", "unknown (data locations failed)")]
     tom = locs.tom
     if tom.is_local:
         sample = locs.sample
         built = sample is not None and (sample.path / "tomdb").is_dir()
-        out.append(
+        fix = "" if built else "elasticc-tutorial where   (builds the sample with its TOM database)"
+        return [
             Check(
                 OK if built else WARN,
                 "TOM",
-                tom.detail,
-                ""
-                if built
-                else "elasticc-tutorial where   (builds the sample with its TOM database)",
+                f"{locs.tom_line().removeprefix('TOM: ')} [{tom.detail}]",
+                fix,
             )
-        )
-    else:
-        out.append(_reach(tom.url, tom.detail))
-    configured = creds.username or creds.passwordfile
-    if not configured:
-        status = OK if tom.is_local else WARN
-        out.append(
-            Check(
-                status,
-                "TOM credentials",
-                "DESC_TOM_USERNAME / DESC_TOM_PASSWORDFILE not set"
-                + (" (not needed for the local TOM)" if tom.is_local else ""),
-                "" if tom.is_local else "; ".join(creds.problems),
-            )
-        )
-    elif creds.problems:
-        bad = FAIL if tom.url.startswith("https://desc-tom") else WARN
-        out.append(
-            Check(
-                bad,
-                "TOM credentials",
-                f"user {creds.username or '(unset)'}",
-                "; ".join(creds.problems),
-            )
-        )
-    else:
-        out.append(
-            Check(
-                OK,
-                "TOM credentials",
-                f"user {creds.username}, password file {creds.passwordfile} (mode 600)",
-            )
-        )
-    return out
+        ]
+    return [
+        _login(tom),
+        Check(OK, "TOM credentials", f"user {tom.username}, password from {tom.password_from}"),
+    ]
 
 
-def _reach(url: str, why: str) -> Check:
-    import requests
+def _login(tom) -> Check:
+    """Log in to a remote TOM once (short timeout, no retries)."""
+    from elasticc_tutorial.errors import TomError
+    from elasticc_tutorial.tom import TomClient
+    from elasticc_tutorial.tom.connection import settings_error
 
     try:
-        resp = requests.get(url, timeout=TOM_TIMEOUT, allow_redirects=True)
-    except requests.RequestException as exc:
-        return Check(
-            FAIL,
-            "TOM",
-            f"{url} does not answer: {type(exc).__name__}",
-            "check the URL / network, or unset DESC_TOM_URL to use the local TOM",
+        client = TomClient(
+            tom.url, username=tom.username, password=tom.password, timeout=TOM_TIMEOUT, retries=0
         )
-    if resp.status_code >= 500:
-        return Check(
-            FAIL, "TOM", f"{url} answers HTTP {resp.status_code}", "the TOM server is down"
-        )
-    return Check(OK, "TOM", f"{url} answers HTTP {resp.status_code} [{why}]")
+    except TomError as exc:
+        err = settings_error(tom, exc)
+        return Check(FAIL, "TOM", str(err), "fix the setting named above")
+    client.close()
+    return Check(OK, "TOM", f"{tom.line().removeprefix('TOM: ')}: logged in [{tom.detail}]")
 
 
 def run_checks() -> list[Check]:
     """Every check, in display order."""
     checks: list[Check] = [check_python(), *check_packages()]
-    data, locs = check_data()
+    data, locs, tom_error = check_data()
     at_nersc = bool(os.environ.get("NERSC_HOST")) or bool(locs and locs.at_nersc)
     checks += check_kernels(at_nersc)
     checks += data
-    checks += check_tom(locs)
+    checks += check_tom(locs, tom_error)
     return checks
 
 

@@ -61,10 +61,21 @@ class KernelInfo:
     env: dict[str, str]
 
 
-def _manager():
-    from jupyter_client.kernelspec import KernelSpecManager
+def _jupyter(module: str):
+    """Import a Jupyter module (the ``book`` extra), or say what to install."""
+    import importlib
 
-    return KernelSpecManager()
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        raise KernelError(
+            f"managing Jupyter kernels needs {(exc.name or module).split('.')[0]}, which is not installed: "
+            'pip install "elasticc-tutorial[book]"'
+        ) from None
+
+
+def _manager():
+    return _jupyter("jupyter_client.kernelspec").KernelSpecManager()
 
 
 def kernels_dir(*, user: bool = True, prefix: str | os.PathLike[str] | None = None) -> Path:
@@ -73,9 +84,7 @@ def kernels_dir(*, user: bool = True, prefix: str | os.PathLike[str] | None = No
         return Path(prefix) / "share" / "jupyter" / "kernels"
     if not user:
         raise KernelError("give user=True or a prefix; system-wide installs are not supported")
-    from jupyter_core.paths import jupyter_data_dir
-
-    return Path(jupyter_data_dir()) / "kernels"
+    return Path(_jupyter("jupyter_core.paths").jupyter_data_dir()) / "kernels"
 
 
 def list_kernels() -> list[KernelInfo]:
@@ -143,7 +152,7 @@ def _put_in_place(built: Path, dest: Path, *, force: bool) -> Path | None:
 
 def _validate(resource_dir: Path) -> None:
     """Load the kernelspec back with jupyter_client, as Jupyter will."""
-    from jupyter_client.kernelspec import KernelSpec
+    KernelSpec = _jupyter("jupyter_client.kernelspec").KernelSpec
 
     try:
         spec = KernelSpec.from_resource_dir(str(resource_dir))
@@ -191,7 +200,7 @@ def install_current(
     ``activate`` routes the kernel through ``kernel-helper.sh`` (POSIX only) so the environment is
     activated first. ``env`` entries are written to kernel.json's ``env``.
     """
-    from ipykernel.kernelspec import write_kernel_spec
+    write_kernel_spec = _jupyter("ipykernel.kernelspec").write_kernel_spec
 
     dest = _destination(name, user=user, prefix=prefix, force=force)
     with tempfile.TemporaryDirectory(prefix=f".{name}-", dir=dest.parent) as tmp:
@@ -271,13 +280,11 @@ def remove(name: str) -> Path:
 
 
 def _parse_env(items: list[str]) -> dict[str, str]:
-    from elasticc_tutorial.cli import CliError
-
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise CliError(f"--env expects KEY=VALUE, got {item!r}")
+            raise KernelError(f"--env expects KEY=VALUE, got {item!r}")
         out[key] = value
     return out
 
@@ -327,26 +334,21 @@ def add_cli(subparsers) -> None:
 
 
 def _cli_install(args) -> int:
-    from elasticc_tutorial.cli import CliError
-
     env = _parse_env(args.env)
     prefix = sys.prefix if args.sys_prefix else args.prefix
-    try:
-        if args.source:
-            path = clone(
-                args.source, args.name, args.display_name, env, prefix=prefix, force=args.force
-            )
-        else:
-            path = install_current(
-                args.name or DEFAULT_NAME,
-                args.display_name,
-                env,
-                prefix=prefix,
-                force=args.force,
-                activate=not args.no_activate,
-            )
-    except KernelError as exc:
-        raise CliError(str(exc)) from exc
+    if args.source:
+        path = clone(
+            args.source, args.name, args.display_name, env, prefix=prefix, force=args.force
+        )
+    else:
+        path = install_current(
+            args.name or DEFAULT_NAME,
+            args.display_name,
+            env,
+            prefix=prefix,
+            force=args.force,
+            activate=not args.no_activate,
+        )
     spec = json.loads((path / "kernel.json").read_text())
     print(f"installed kernel {path.name!r} ({spec['display_name']}) in {path}")
     return 0
@@ -374,11 +376,6 @@ def _cli_list(args) -> int:
 
 
 def _cli_remove(args) -> int:
-    from elasticc_tutorial.cli import CliError
-
-    try:
-        path = remove(args.name)
-    except KernelError as exc:
-        raise CliError(str(exc)) from exc
+    path = remove(args.name)
     print(f"removed kernel {args.name!r} from {path}")
     return 0

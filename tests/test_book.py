@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from elasticc_tutorial import book, cli
-from elasticc_tutorial.cli import CliError
+from elasticc_tutorial.errors import BookError
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = book.toc_notebooks(ROOT)
@@ -67,10 +67,10 @@ def test_toc_documents_walks_parts_chapters_sections(tmp_path):
 
 def test_toc_errors_name_the_file(tmp_path):
     (tmp_path / "_toc.yml").write_text("- just a list\n")
-    with pytest.raises(CliError, match=r"_toc\.yml.*root"):
+    with pytest.raises(BookError, match=r"_toc\.yml.*root"):
         book.toc_documents(tmp_path)
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: nowhere\n")
-    with pytest.raises(CliError, match="nowhere"):
+    with pytest.raises(BookError, match="nowhere"):
         book.toc_notebooks(tmp_path)
 
 
@@ -297,7 +297,7 @@ def test_execute_notebook_failure_leaves_the_file_untouched(tmp_path):
     path = tmp_path / "bad.ipynb"
     _write_nb(path, "x = 1", "raise ValueError('broken on purpose')")
     before = path.read_bytes()
-    with pytest.raises(CliError, match=r"bad\.ipynb.*\n.*broken on purpose|broken on purpose"):
+    with pytest.raises(BookError, match=r"bad\.ipynb.*\n.*broken on purpose|broken on purpose"):
         book.execute_notebook(path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ipynb"]
@@ -315,7 +315,7 @@ def test_notebook_requires(tmp_path, notebook):
     assert book.notebook_requires(plain) == set()
     nb.metadata["elasticc_tutorial"] = {"requires": "sample"}
     nbformat.write(nb, plain)
-    with pytest.raises(CliError, match=r"plain\.ipynb: metadata elasticc_tutorial\.requires"):
+    with pytest.raises(BookError, match=r"plain\.ipynb: metadata elasticc_tutorial\.requires"):
         book.notebook_requires(plain)
 
 

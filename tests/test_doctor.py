@@ -8,6 +8,7 @@ import socket
 import threading
 
 import pytest
+from _tomfake import PASSWORD, USER, FakeTom
 
 from elasticc_tutorial import cli, doctor, kernels, paths
 
@@ -21,6 +22,7 @@ def clean_env(monkeypatch, tmp_path):
         "TD",
         "NERSC_HOST",
         "DESC_TOM_USERNAME",
+        "DESC_TOM_PASSWORD",
         "DESC_TOM_PASSWORDFILE",
     ):
         monkeypatch.delenv(var, raising=False)
@@ -38,20 +40,25 @@ def clean_env(monkeypatch, tmp_path):
 
 @pytest.fixture
 def http_tom():
-    """A tiny HTTP server standing in for a reachable TOM."""
+    """A local server doing Django's login dance (user USER, password PASSWORD)."""
+    with FakeTom() as srv:
+        yield srv.url
+
+
+@pytest.fixture
+def web_page():
+    """A web server that is not a TOM (no login page)."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            self.send_response(200)
+            self.send_response(404)
             self.end_headers()
-            self.wfile.write(b"<html>TOM</html>")
 
         def log_message(self, *args):
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
@@ -70,12 +77,12 @@ def fake_nersc(root):
     return root
 
 
-def credentials(tmp_path, monkeypatch, mode=0o600):
+def credentials(tmp_path, monkeypatch, mode=0o600, user="rknop", secret=SECRET):
     pwf = tmp_path / "secrets" / "tom_passwd"
     pwf.parent.mkdir()
-    pwf.write_text(SECRET + "\n")
+    pwf.write_text(secret + "\n")
     pwf.chmod(mode)
-    monkeypatch.setenv("DESC_TOM_USERNAME", "rknop")
+    monkeypatch.setenv("DESC_TOM_USERNAME", user)
     monkeypatch.setenv("DESC_TOM_PASSWORDFILE", str(pwf))
     return pwf
 
@@ -96,64 +103,78 @@ def test_good_setup_is_all_ok(tmp_path, monkeypatch, capsys, http_tom):
     monkeypatch.setenv(paths.NERSC_ROOT_ENV, str(fake_nersc(tmp_path / "nersc")))
     monkeypatch.setenv("NERSC_HOST", "perlmutter")
     monkeypatch.setenv("DESC_TOM_URL", http_tom)
-    pwf = credentials(tmp_path, monkeypatch)
+    pwf = credentials(tmp_path, monkeypatch, user=USER, secret=PASSWORD)
     kernels.install_current("desc-python-elasticc-tutorial", activate=False)
     status, out = run_doctor(capsys)
     assert status == 0, out
     assert not [x for x in out.splitlines() if x.startswith(("FAIL", "WARN"))], out
     assert "0 FAIL, 0 WARN" in out
-    assert line(out, "TOM").startswith("OK") and "answers HTTP 200" in out
-    assert line(out, "TOM credentials").startswith("OK")
-    assert str(pwf) in out and "rknop" in out
+    # The same words as tom.connect() and `where`, after a real login.
+    assert line(out, "TOM") == f"OK    TOM: {http_tom} as {USER}: logged in [$DESC_TOM_URL]"
+    assert line(out, "TOM credentials") == (
+        f"OK    TOM credentials: user {USER}, password from DESC_TOM_PASSWORDFILE={pwf}"
+    )
+    assert line(out, "data") == "OK    data: NERSC (snana, train, parquet, alerts)"
     assert line(out, "Parquet").startswith("OK") and "desc-td/ELASTICC2_parquet" in out
     assert line(out, "kernel desc-python-elasticc-tutorial").startswith("OK")
     assert line(out, "package polars").startswith("OK")
-    assert SECRET not in out
+    assert PASSWORD not in out
 
 
-def test_bad_setup_fails_with_fixes_and_no_secret(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("DESC_TOM_URL", closed_port_url())
-    credentials(tmp_path, monkeypatch, mode=0o644)
+@pytest.mark.parametrize(
+    "problem",
+    ["unreachable", "not a TOM", "wrong password", "open password file", "no username"],
+)
+def test_each_bad_tom_setting_fails_naming_it_and_no_secret(
+    problem, tmp_path, monkeypatch, capsys, http_tom, web_page
+):
+    url = {"unreachable": closed_port_url(), "not a TOM": web_page}.get(problem, http_tom)
+    monkeypatch.setenv("DESC_TOM_URL", url)
+    mode = 0o644 if problem == "open password file" else 0o600
+    credentials(tmp_path, monkeypatch, mode=mode, user=USER)  # SECRET is the wrong password
+    if problem == "no username":
+        monkeypatch.delenv("DESC_TOM_USERNAME")
     status, out = run_doctor(capsys)
     assert status == 1
     tom = line(out, "TOM")
-    assert tom.startswith("FAIL") and "does not answer" in tom
-    creds = line(out, "TOM credentials")
-    assert creds.startswith(("WARN", "FAIL"))
-    assert "chmod 600" in out
+    assert tom.startswith("FAIL")
+    expected = {
+        "unreachable": f"DESC_TOM_URL={url}: the TOM does not answer",
+        "not a TOM": f"DESC_TOM_URL={url} does not behave like a TOM",
+        "wrong password": f"refused the login of DESC_TOM_USERNAME={USER}",
+        "open password file": "DESC_TOM_PASSWORDFILE=",
+        "no username": "DESC_TOM_USERNAME is not set",
+    }[problem]
+    assert expected in tom
+    if problem == "open password file":
+        assert "chmod 600" in tom
     assert "fix:" in out
     assert SECRET not in out
-    assert line(out, "tutorial kernel").startswith(
-        "WARN"
-    )  # none installed in this JUPYTER_DATA_DIR
-
-
-def test_desc_tom_with_open_password_file_is_a_failure(tmp_path, monkeypatch):
-    monkeypatch.setenv("DESC_TOM_URL", "https://desc-tom.lbl.gov")
-    credentials(tmp_path, monkeypatch, mode=0o640)
-    locs = paths.locate(build=False)
-    monkeypatch.setattr(doctor, "_reach", lambda url, why: doctor.Check(doctor.OK, "TOM", url))
-    checks = {c.label: c for c in doctor.check_tom(locs)}
-    assert checks["TOM credentials"].status == doctor.FAIL
-    assert "chmod 600" in checks["TOM credentials"].fix
+    assert line(out, "tutorial kernel").startswith("WARN")  # none in this JUPYTER_DATA_DIR
+    # The data rows are still shown.
+    assert line(out, "SNANA FITS (test set)").startswith("WARN")
 
 
 def test_bad_data_variable_and_missing_package_fail(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ELASTICC2_PARQUET_DIR", str(tmp_path / "not-there"))
     monkeypatch.setattr(doctor, "REQUIRED", (*doctor.REQUIRED, "no-such-distribution-xyz"))
+    monkeypatch.setitem(doctor.EXTRAS, "book", ("no-such-book-dist-xyz",))
     status, out = run_doctor(capsys)
     assert status == 1
     assert line(out, "data").startswith("FAIL") and "$ELASTICC2_PARQUET_DIR" in out
     assert line(out, "package no-such-distribution-xyz").startswith("FAIL")
-    assert 'pip install -e ".[dev]"' in out
+    assert line(out, "package no-such-book-dist-xyz").startswith("WARN")
+    assert 'fix: pip install "elasticc-tutorial[book]"' in out
 
 
 def test_laptop_without_sample_warns_but_passes(capsys):
     status, out = run_doctor(capsys)
     assert status == 0
     assert line(out, "SNANA FITS (test set)").startswith("WARN") and "not built" in out
-    assert line(out, "TOM").startswith("WARN")
-    assert line(out, "TOM credentials").startswith("OK")  # not needed for the local TOM
+    assert line(out, "TOM") == (
+        "WARN  TOM: local synthetic twin (started by tom.connect()) [no DESC_TOM_* setting exists]"
+    )
+    assert "TOM credentials" not in out  # not needed for the local TOM
     assert "elasticc-tutorial where" in out
 
 
@@ -186,5 +207,10 @@ def test_check_objects_and_summary(tmp_path, monkeypatch, capsys):
         "FAIL  c: broken",
         "      fix: do c",
     ]
-    assert "3 checks: 1 FAIL, 1 WARN" in out
-    assert json.dumps([c.status for c in checks])  # plain data, serialisable
+    assert out.splitlines()[-1] == "3 checks: 1 FAIL, 1 WARN"
+    assert json.loads(json.dumps([c.__dict__ for c in checks]))[2] == {
+        "status": "FAIL",
+        "label": "c",
+        "detail": "broken",
+        "fix": "do c",
+    }

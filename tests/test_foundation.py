@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -15,28 +17,46 @@ from elasticc_tutorial import cli
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_version_is_a_release_string():
-    major, minor, *_ = elasticc_tutorial.__version__.split(".")
-    assert major.isdigit() and minor.isdigit()
+def project_version() -> str:
+    """The version pyproject.toml declares (what pip installs)."""
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+
+def test_version_is_the_declared_release_string():
+    assert re.fullmatch(r"\d+\.\d+\.\d+", project_version())
+    assert elasticc_tutorial.__version__ == project_version()
 
 
 def test_console_script_version():
     exe = shutil.which("elasticc-tutorial")
     assert exe, "the console script elasticc-tutorial is not installed (pip install -e .)"
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == f"elasticc-tutorial {elasticc_tutorial.__version__}"
+    assert out.stdout.strip() == f"elasticc-tutorial {project_version()}"
 
 
-def test_help_lists_every_command(capsys):
+def documented_commands() -> set[str]:
+    """Sub-commands the README, the environment notes and the book tell people to run."""
+    files = [ROOT / "README.md", *ROOT.glob("environment/*"), *ROOT.glob("book/*.ipynb")]
+    text = "\n".join(f.read_text() for f in files if f.is_file())
+    return set(re.findall(r"elasticc-tutorial ([a-z]+)\b", text))
+
+
+def test_help_lists_every_documented_command_and_each_has_help(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["--help"])
     assert exit_.value.code == 0
     text = capsys.readouterr().out
-    parser = cli.build_parser()
-    commands = parser._subparsers._group_actions[0].choices  # the registered sub-commands
-    for name in commands:
-        assert name in text
     assert "--verbose" in text
+    section = text.split("commands:", 1)[1]
+    listed = set(re.findall(r"^    ([a-z]+) ", section, re.M))
+    documented = documented_commands()
+    assert {"where", "doctor", "lab", "book", "kernel"} <= documented  # the docs were read
+    assert documented <= listed, f"documented but missing: {documented - listed}"
+    for name in sorted(listed):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main([name, "--help"])
+        assert exit_.value.code == 0
+        assert capsys.readouterr().out.startswith(f"usage: elasticc-tutorial {name}")
 
 
 def test_no_command_prints_help(capsys):
@@ -51,7 +71,7 @@ def test_python_module_entry_point():
         text=True,
         check=True,
     )
-    assert elasticc_tutorial.__version__ in out.stdout
+    assert out.stdout.strip() == f"elasticc-tutorial {project_version()}"
 
 
 @pytest.mark.parametrize(

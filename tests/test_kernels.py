@@ -182,3 +182,34 @@ def test_helper_activates_a_conda_environment(tmp_path):
         check=True,
     )
     assert out.stdout.strip() == f"{prefix}|{prefix}/gdal|{prefix}/bin"
+
+
+def test_without_the_book_extra_a_clear_kernel_error(tmp_path):
+    """jupyter_client belongs to the `book` extra: importing kernels needs nothing from it, and
+    using it without it says what to install (a real interpreter with jupyter_client hidden)."""
+    import subprocess
+
+    script = """
+import sys
+sys.modules["jupyter_client"] = None  # as if not installed
+from elasticc_tutorial import cli, kernels
+assert "jupyter_client" not in [m for m in sys.modules if sys.modules[m] is not None]
+try:
+    kernels.list_kernels()
+except kernels.KernelError as exc:
+    print("KernelError:", exc)
+print("exit", cli.main(["kernel", "list"]))
+"""
+    env = {**os.environ, "JUPYTER_DATA_DIR": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.splitlines() == [
+        "KernelError: managing Jupyter kernels needs jupyter_client, which is not installed: "
+        'pip install "elasticc-tutorial[book]"',
+        "exit 2",
+    ]
+    assert out.stderr.strip() == (
+        "error: managing Jupyter kernels needs jupyter_client, which is not installed: "
+        'pip install "elasticc-tutorial[book]"'
+    )

@@ -15,6 +15,7 @@ CLEARED = (
     "TD",
     "NERSC_HOST",
     "DESC_TOM_USERNAME",
+    "DESC_TOM_PASSWORD",
     "DESC_TOM_PASSWORDFILE",
     paths.SAMPLE_ENV,
     paths.NERSC_ROOT_ENV,
@@ -126,20 +127,26 @@ def test_lsst_groups_td_copy_is_the_second_choice(tmp_path, monkeypatch):
     assert locs.parquet.source == "sample"
 
 
-def test_desc_tom_at_nersc_only_with_credentials(tmp_path, monkeypatch):
+def test_desc_tom_with_credentials_and_never_a_silent_local_tom(tmp_path, monkeypatch):
     root = fake_nersc(tmp_path / "nersc")
     monkeypatch.setenv(paths.NERSC_ROOT_ENV, str(root))
     monkeypatch.setenv("NERSC_HOST", "perlmutter")
     monkeypatch.setenv("DESC_TOM_USERNAME", "someone")
     monkeypatch.setenv("DESC_TOM_PASSWORDFILE", str(password_file(tmp_path)))
     locs = paths.locate(build=False)
-    assert locs.tom.url == "https://desc-tom.lbl.gov"
-    assert locs.tom.source == "NERSC" and not locs.tom.is_local
+    assert locs.tom.url == "https://desc-tom.lbl.gov" == paths.DESC_TOM_URL
+    assert locs.tom.source == "environment" and not locs.tom.is_local
+    assert locs.tom.username == "someone"
     assert locs.sample is None and not locs.uses_sample
     assert "NERSC_HOST=perlmutter" in locs.snana.detail
+    assert locs.tom_line() == "TOM: desc-tom at https://desc-tom.lbl.gov as someone"
+    assert locs.summary() == "data: NERSC (snana, train, parquet, alerts)"
+    assert "s3cret" not in repr(locs) + json.dumps(locs.to_dict())
 
+    # One setting gone: an error naming it, not the local TOM.
     monkeypatch.delenv("DESC_TOM_USERNAME")
-    assert paths.locate(build=False).tom.is_local
+    with pytest.raises(paths.TomSettingsError, match="DESC_TOM_USERNAME is not set"):
+        paths.locate(build=False)
 
 
 def test_nersc_host_without_readable_data_falls_back_with_a_note(monkeypatch):
@@ -204,12 +211,17 @@ def test_env_var_to_a_missing_directory_is_an_error_naming_it(tmp_path, monkeypa
         paths.locate(build=False, alerts=tmp_path / "missing")
 
 
-def test_tom_url_from_env_and_argument(monkeypatch):
-    monkeypatch.setenv("DESC_TOM_URL", "https://tom.example.org")
+def test_tom_url_from_env_and_argument(tmp_path, monkeypatch):
+    monkeypatch.setenv("DESC_TOM_URL", "https://tom.example.org/")
+    monkeypatch.setenv("DESC_TOM_USERNAME", "someone")
+    monkeypatch.setenv("DESC_TOM_PASSWORDFILE", str(password_file(tmp_path)))
     locs = paths.locate(build=False)
     assert (locs.tom.url, locs.tom.source) == ("https://tom.example.org", "environment")
+    assert locs.tom_line() == "TOM: https://tom.example.org as someone"
     locs = paths.locate(build=False, tom_url="http://127.0.0.1:8000")
     assert (locs.tom.url, locs.tom.source) == ("http://127.0.0.1:8000", "argument")
+    # The argument "local" is an explicit request, so it wins over the settings.
+    assert paths.locate(build=False, tom_url="local").tom.is_local
 
 
 def test_prepared_sample_is_used_without_building(tmp_path, monkeypatch, no_build):
@@ -279,20 +291,6 @@ def test_default_sample_dir_is_the_user_cache(monkeypatch):
     assert paths.sample_dir() == expected / f"sample-v{paths.SAMPLE_LAYOUT_VERSION}"
 
 
-def test_credentials_checks_never_expose_the_password(tmp_path, monkeypatch):
-    pwf = password_file(tmp_path, mode=0o644)
-    monkeypatch.setenv("DESC_TOM_USERNAME", "someone")
-    monkeypatch.setenv("DESC_TOM_PASSWORDFILE", str(pwf))
-    creds = paths.tom_credentials()
-    assert creds.configured
-    assert any("chmod 600" in p for p in creds.problems)
-    assert "s3cret" not in repr(creds)
-    pwf.chmod(0o600)
-    assert paths.tom_credentials().problems == ()
-    monkeypatch.setenv("DESC_TOM_PASSWORDFILE", str(tmp_path / "absent"))
-    assert not paths.tom_credentials().configured
-
-
 def test_where_cli_table_and_json(tmp_path, monkeypatch, capsys, no_build):
     root = fake_nersc(tmp_path / "nersc")
     monkeypatch.setenv(paths.NERSC_ROOT_ENV, str(root))
@@ -300,12 +298,47 @@ def test_where_cli_table_and_json(tmp_path, monkeypatch, capsys, no_build):
     alerts.mkdir()
     assert cli.main(["where", "--no-build", "--alerts", str(alerts)]) == 0
     out = capsys.readouterr().out
+    assert out.splitlines()[-1] == "data: NERSC (snana, train, parquet); alerts= argument (alerts)"
     assert str(root / "global/cfs/cdirs/desc-td/ELASTICC2_parquet") in out
     assert str(alerts) in out and "argument" in out and "NERSC" in out
     assert cli.main(["where", "--no-build", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["snana"]["source"] == "NERSC" and data["snana"]["exists"] is True
     assert data["tom"]["url"] == "local"
+    assert data["summary"] == [
+        "TOM: local synthetic twin (started by tom.connect())",
+        "data: NERSC (snana, train, parquet, alerts)",
+    ]
+
+
+def test_one_line_summaries_name_the_sample_version(tmp_path, monkeypatch, capsys, no_build):
+    sample = prepared_sample(tmp_path / "sample")
+    manifest = json.loads((sample / "MANIFEST.json").read_text())
+    manifest["package_version"] = "9.8.7"
+    (sample / "MANIFEST.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv(paths.SAMPLE_ENV, str(sample))
+    version = f"9.8.7/{manifest['generator'][:8]}"
+    assert paths.sample_version(sample) == version
+    assert paths.sample_version(tmp_path / "nothing") is None
+    locs = paths.locate(build=False)
+    assert locs.summary() == f"data: synthetic sample {version} (snana, train, parquet, alerts)"
+    assert (
+        locs.tom_line()
+        == f"TOM: local synthetic twin (started by tom.connect()) (sample {version})"
+    )
+    assert locs.tom_line("http://127.0.0.1:5") == (
+        f"TOM: local synthetic twin at http://127.0.0.1:5 (sample {version})"
+    )
+    assert cli.main(["where", "--no-build"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2:] == [locs.tom_line(), locs.summary()]
+
+
+def test_where_reports_a_broken_tom_setting(tmp_path, monkeypatch, capsys, no_build):
+    monkeypatch.setenv("DESC_TOM_PASSWORDFILE", str(tmp_path / "absent"))
+    assert cli.main(["where", "--no-build"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "DESC_TOM_USERNAME is not set" in err
 
 
 def test_where_cli_reports_bad_input_as_error(tmp_path, capsys):

@@ -25,9 +25,10 @@ import pytest
 import requests
 
 from elasticc_tutorial import pg
+from elasticc_tutorial.errors import TomSettingsError
 from elasticc_tutorial.localtom import LocalTom
 from elasticc_tutorial.sample import db
-from elasticc_tutorial.tom import TomClient, TomError, normalize_page
+from elasticc_tutorial.tom import TomClient, TomError, connection, normalize_page
 
 pytestmark = pytest.mark.slow
 
@@ -334,14 +335,17 @@ def test_anonymous_calls_get_403(tom, method, page):
     assert r.status_code == 403
 
 
-def test_client_repr_and_password_file_warning(tom, tmp_path):
+def test_client_repr_and_open_password_file(tom, tmp_path):
     loose = tmp_path / "pw"
     loose.write_text(tom.passwordfile.read_text())
     loose.chmod(0o644)
-    with pytest.warns(UserWarning, match="readable by others"):
-        c = TomClient(tom.url, username=tom.username, passwordfile=loose)
+    with pytest.raises(TomSettingsError, match=rf"passwordfile={loose}.*mode 644.*chmod 600"):
+        TomClient(tom.url, username=tom.username, passwordfile=loose)
+    loose.chmod(0o600)
+    c = TomClient(tom.url, username=tom.username, passwordfile=loose)
     password = tom.passwordfile.read_text().strip()
     assert password not in repr(c) and tom.username in repr(c)
+    assert repr(c) == f"TomClient(url={tom.url!r}, username={tom.username!r}, logged in)"
 
 
 def test_credentials_from_environment(tom, monkeypatch):
@@ -549,7 +553,7 @@ def test_long_query_raw_protocol(client, tom, admin):
 
 
 def test_long_query_errors(client):
-    with pytest.raises(TomError, match=r"long query .* failed: .*does not exist"):
+    with pytest.raises(TomError, match=r"long query .* failed on the TOM: .*does not exist"):
         client.long_sql("SELECT * FROM no_such_table", poll=0.1, progress=False)
     r = client.post("db/getsqlqueryresults/not-a-uuid/")
     assert r.status_code == 500 and r.headers["Content-Type"].startswith("text/plain")
@@ -560,7 +564,9 @@ def test_long_query_errors(client):
 
 
 def test_long_query_deadline(client):
-    with pytest.raises(TomError, match=r"still .* after"):
+    with pytest.raises(TomError, match=r"still (queued|started) after 0 s"):
+        client.long_sql("SELECT pg_sleep(1.5)", poll=0.1, timeout=0.3, progress=False)
+    with pytest.raises(TomError, match=r"still (queued|started) after 0 s"):  # the old name
         client.long_sql("SELECT pg_sleep(1.5)", poll=0.1, deadline=0.3, progress=False)
 
 
@@ -591,7 +597,11 @@ def test_classids(client):
     ids = client.classids()
     assert ids["2222"]["gentype"] == [10] and ids["2222"]["exactmatch"] is True
     assert ids["2222"]["description"] == "Ia"
-    assert sorted(ids["2220"]["gentype"]) == sorted(ids["2220"]["gentype"])
+    # tom-fidelity.md §6: 2220 (SN-like) has 14 gentypes, ascending within its block: Ia 10, 91bg 11,
+    # Iax 12, Ib/c 20 21 25 26 27, II 30 31 32 35 36 37; they are exactly its leaves' gentypes.
+    assert ids["2220"]["gentype"] == [10, 11, 12, 20, 21, 25, 26, 27, 30, 31, 32, 35, 36, 37]
+    leaves = ("2222", "2223", "2224", "2225", "2226")
+    assert sorted(g for c in leaves for g in ids[c]["gentype"]) == ids["2220"]["gentype"]
     assert ids["2220"]["exactmatch"] is False and ids["2220"]["categorymatch"] is True
     assert ids["0"]["gentype"] == [] and ids["0"]["broadmatch"] is False
     keys = [int(k) for k in ids]
@@ -611,8 +621,12 @@ def test_classifiers(client):
 
 def test_ltcv_formats(client):
     mjd_now = point(1002, 5)["mjd"]
-    f0 = client.ltcv([1001, 1002, 1003], mjd_now=mjd_now)
-    # 1003 has no point before mjd_now, so it is absent (as in the real TOM).
+    # 1003 has no point before mjd_now: the TOM leaves it out, the client says so.
+    with pytest.raises(
+        TomError, match=r"no light curve up to mjd_now=\S+ for 1 of 3 objectids: 1003 "
+    ):
+        client.ltcv([1001, 1002, 1003], mjd_now=mjd_now)
+    f0 = client.ltcv([1001, 1002, 1003], mjd_now=mjd_now, allow_missing=True)
     assert [o["objectid"] for o in f0] == [1001, 1002]
     assert set(f0[0]) == {"objectid", "ra", "dec", "zp", "photometry"}
     assert f0[0]["zp"] == 27.5 and f0[0]["ra"] == OBJECTS[1001]["ra"]
@@ -812,7 +826,7 @@ def test_gives_up_after_retries(tom, proxy):
         proxy.url, username=tom.username, passwordfile=tom.passwordfile, backoff=0.01, retries=2
     )
     proxy.drops = 3
-    with pytest.raises(TomError, match="failed: ConnectionError"):
+    with pytest.raises(TomError, match=r"POST db/runsqlquery/ at \S+ failed after 3 attempts"):
         c.sql("SELECT 1")
 
 
@@ -890,20 +904,33 @@ def test_local_tom_refuses_a_missing_sample(tmp_path):
         LocalTom(tmp_path / "nope")
 
 
-def test_connect_uses_local_tom_without_credentials(sample, monkeypatch, capsys):
+@pytest.fixture
+def no_tom_settings(monkeypatch):
+    for var in ("DESC_TOM_URL", "DESC_TOM_USERNAME", "DESC_TOM_PASSWORD", "DESC_TOM_PASSWORDFILE"):
+        monkeypatch.delenv(var, raising=False)
+    yield monkeypatch
+    connection.stop_local_tom()
+
+
+def test_connect_uses_local_tom_without_any_setting(sample, no_tom_settings, capsys):
     from elasticc_tutorial import tom as tommod
 
-    for var in ("DESC_TOM_URL", "DESC_TOM_USERNAME", "DESC_TOM_PASSWORDFILE"):
-        monkeypatch.delenv(var, raising=False)
-    c = tommod.connect(sample_dir=sample)
-    try:
-        assert "local TOM" in capsys.readouterr().out
-        assert c.sql("SELECT count(*) AS n FROM elasticc2_diaobject")["n"][0] == len(OBJECTS)
-    finally:
-        tommod._LOCAL.stop()
+    c = tommod.connect(sample_dir=sample, quiet=True)
+    local = connection._LOCAL
+    assert local is not None and c.url == local.url != ""
+    # Exactly one line; this sample has no MANIFEST, so no version to show.
+    assert capsys.readouterr().out == f"TOM: local synthetic twin at {local.url}\n"
+    assert c.sql("SELECT count(*) AS n FROM elasticc2_diaobject")["n"][0] == len(OBJECTS)
+    again = tommod.connect(sample_dir=sample)  # the same server is reused
+    assert again.url == c.url
+    assert capsys.readouterr().out.splitlines() == [
+        f"TOM: local synthetic twin at {local.url}",
+        "  (chosen because: no DESC_TOM_* setting exists; `elasticc-tutorial where` shows every "
+        "location)",
+    ]
 
 
-def test_connect_finds_or_builds_the_default_sample_through_paths(sample, monkeypatch, capsys):
+def test_connect_finds_or_builds_the_default_sample_through_paths(sample, no_tom_settings, capsys):
     """Without sample_dir, connect() asks paths.locate for the sample (which builds or rebuilds it
     on first use) rather than assuming it exists."""
     from types import SimpleNamespace
@@ -911,19 +938,70 @@ def test_connect_finds_or_builds_the_default_sample_through_paths(sample, monkey
     from elasticc_tutorial import paths
     from elasticc_tutorial import tom as tommod
 
-    for var in ("DESC_TOM_URL", "DESC_TOM_USERNAME", "DESC_TOM_PASSWORDFILE"):
-        monkeypatch.delenv(var, raising=False)
     calls = []
 
     def fake_locate(**kwargs):
         calls.append(kwargs)
         return SimpleNamespace(sample=SimpleNamespace(path=Path(sample)))
 
-    monkeypatch.setattr(paths, "locate", fake_locate)
+    no_tom_settings.setattr(paths, "locate", fake_locate)
     c = tommod.connect(quiet=True)
-    try:
-        assert calls == [{"tom_url": paths.LOCAL_TOM}]
-        assert c.sql("SELECT count(*) AS n FROM elasticc2_diaobject")["n"][0] == len(OBJECTS)
-        assert capsys.readouterr().out == ""
-    finally:
-        tommod._LOCAL.stop()
+    assert calls == [{"tom_url": paths.LOCAL_TOM, "progress": False}]
+    assert c.sql("SELECT count(*) AS n FROM elasticc2_diaobject")["n"][0] == len(OBJECTS)
+    assert capsys.readouterr().out.count("\n") == 1
+
+
+def test_connect_remote_branch_on_a_real_tom(tom, no_tom_settings, capsys, tmp_path):
+    """Complete settings pointing at a running TOM (the local one, as if it were desc-tom): that TOM,
+    logged in, and no local TOM started."""
+    from elasticc_tutorial import tom as tommod
+
+    no_tom_settings.setenv("DESC_TOM_URL", tom.url + "/")
+    no_tom_settings.setenv("DESC_TOM_USERNAME", tom.username)
+    no_tom_settings.setenv("DESC_TOM_PASSWORDFILE", str(tom.passwordfile))
+    c = tommod.connect(quiet=True, backoff=0.01)
+    assert capsys.readouterr().out == f"TOM: {tom.url} as {tom.username}\n"
+    assert c.url == tom.url and connection._LOCAL is None
+    assert c.sql("SELECT 'remote' AS how")["how"].to_list() == ["remote"]
+    # DESC_TOM_PASSWORD instead of a file works too.
+    no_tom_settings.delenv("DESC_TOM_PASSWORDFILE")
+    no_tom_settings.setenv("DESC_TOM_PASSWORD", tom.passwordfile.read_text().strip())
+    assert tommod.connect(quiet=True).sql("SELECT 1 AS one")["one"].to_list() == [1]
+
+
+@pytest.mark.parametrize("problem", ["login refused", "unreachable", "not a TOM"])
+def test_connect_remote_failures_name_the_setting(problem, tom, no_tom_settings, tmp_path):
+    from elasticc_tutorial import tom as tommod
+
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not-the-password\n")
+    wrong.chmod(0o600)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    url = {"unreachable": closed, "not a TOM": tom.url + "/elasticc2"}.get(problem, tom.url)
+    no_tom_settings.setenv("DESC_TOM_URL", url)
+    no_tom_settings.setenv("DESC_TOM_USERNAME", tom.username)
+    no_tom_settings.setenv(
+        "DESC_TOM_PASSWORDFILE", str(wrong if problem == "login refused" else tom.passwordfile)
+    )
+    expected = {
+        "login refused": rf"refused the login of DESC_TOM_USERNAME={tom.username} with the "
+        rf"password from DESC_TOM_PASSWORDFILE={wrong}",
+        "unreachable": rf"DESC_TOM_URL={closed}: the TOM does not answer",
+        "not a TOM": rf"DESC_TOM_URL={url} does not behave like a TOM",
+    }[problem]
+    with pytest.raises(TomSettingsError, match=expected) as exc:
+        tommod.connect(quiet=True, retries=0)
+    assert tom.passwordfile.read_text().strip() not in str(exc.value)
+    assert connection._LOCAL is None  # never the synthetic TOM instead
+
+
+def test_ppdb_helpers_on_the_local_tom(client):
+    frame = client.ppdb_diaobject(page_size=2)
+    assert sorted(frame["diaobject_id"].to_list()) == sorted(OBJECTS)
+    assert client.ppdb_diaobject(limit=1)["diaobject_id"].to_list() == [min(OBJECTS)]
+    assert client.ppdb_diaobject(1002)["ra"] == OBJECTS[1002]["ra"]
+    with pytest.raises(TomError, match="HTTP 404") as exc:
+        client.ppdb_diaobject(5)
+    assert exc.value.status == 404 and "did you mean" not in str(exc.value)

@@ -65,7 +65,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_build(args: argparse.Namespace) -> int:
-    from elasticc_tutorial.cli import CliError
+    from elasticc_tutorial.errors import SampleError
     from elasticc_tutorial.sample.build import build
 
     out = args.out if args.out is not None else _default_out()
@@ -80,6 +80,6 @@ def _run_build(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
     except (FileExistsError, ValueError) as exc:
-        raise CliError(str(exc)) from None
+        raise SampleError(str(exc)) from None
     print(result)
     return 0

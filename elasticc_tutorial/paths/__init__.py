@@ -24,20 +24,29 @@ Precedence, first match wins, per form:
 5. the offline sample: ``$ELASTICC_TUTORIAL_SAMPLE`` or ``<user cache dir>/sample-v<N>``, built on
    first use by :func:`elasticc_tutorial.sample.build` (unless ``build=False``).
 
-The TOM URL is ``DESC_TOM_URL`` if set; at NERSC, https://desc-tom.lbl.gov when TOM credentials are
-configured (``DESC_TOM_USERNAME`` and ``DESC_TOM_PASSWORDFILE``); otherwise ``"local"``, meaning the
-local TOM served from the sample (:class:`elasticc_tutorial.localtom.LocalTom`).
+The TOM follows one rule (:func:`elasticc_tutorial.tom.settings.choose_tom`): the local synthetic TOM
+served from the sample only when no ``DESC_TOM_*`` setting exists at all; otherwise the TOM those
+settings name, and any unusable setting raises :class:`~elasticc_tutorial.errors.TomSettingsError`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from elasticc_tutorial.errors import LocateError
+from elasticc_tutorial.errors import LocateError, TomSettingsError
+from elasticc_tutorial.paths.sample import (
+    SAMPLE_ENV,
+    SAMPLE_LAYOUT_VERSION,
+    is_complete_sample,
+    is_outdated_sample,
+    sample_dir,
+    sample_location,
+    sample_version,
+)
+from elasticc_tutorial.tom.settings import DESC_TOM_URL, LOCAL_TOM, TomLocation, choose_tom
 
 __all__ = [
     "DESC_TOM_URL",
@@ -50,26 +59,20 @@ __all__ = [
     "DataLocations",
     "LocateError",
     "Location",
-    "TomCredentials",
     "TomLocation",
+    "TomSettingsError",
     "add_cli",
     "is_complete_sample",
     "locate",
     "nersc_root",
     "sample_dir",
-    "tom_credentials",
+    "sample_version",
 ]
 
-#: Bumped when the sample's on-disk layout changes, so an old cached sample is never reused.
-SAMPLE_LAYOUT_VERSION = 1
-#: Overrides the sample directory (default: a per-user cache directory).
-SAMPLE_ENV = "ELASTICC_TUTORIAL_SAMPLE"
 #: Stands in for "/" when looking for the NERSC paths (tests point it at a fake tree).
 NERSC_ROOT_ENV = "ELASTICC_TUTORIAL_NERSC_ROOT"
 #: The DESC variable: parent of ELASTICC2/, ELASTICC2_parquet/ ...
 TD_ENV = "TD"
-DESC_TOM_URL = "https://desc-tom.lbl.gov"
-LOCAL_TOM = "local"
 SNANA_PREFIX = "ELASTICC2_FINAL_"
 TRAIN_PREFIX = "ELASTICC2_TRAIN_02_"
 
@@ -142,23 +145,6 @@ class Location:
         return str(self.path)
 
 
-@dataclass(frozen=True)
-class TomLocation:
-    """The TOM to talk to: a URL, or ``"local"`` for the local TOM on the sample."""
-
-    url: str
-    source: str
-    detail: str
-
-    @property
-    def is_local(self) -> bool:
-        """True when the notebooks should start the local TOM on the sample."""
-        return self.url == LOCAL_TOM
-
-    def __str__(self) -> str:
-        return self.url
-
-
 @dataclass(frozen=True, repr=False)
 class DataLocations:
     """Where each form of the ELAsTiCC2 data lives; ``print()`` it (or just display it) for a table."""
@@ -187,7 +173,8 @@ class DataLocations:
             )
             for f, loc in ((f, getattr(self, f)) for f in FORMS)
         ]
-        out.append((LABELS["tom"], self.tom.url, self.tom.source, self.tom.detail))
+        tom_detail = self.tom.detail + (f", as {self.tom.username}" if self.tom.username else "")
+        out.append((LABELS["tom"], self.tom.url, self.tom.source, tom_detail))
         if self.sample is not None:
             state = (
                 "not built"
@@ -217,6 +204,7 @@ class DataLocations:
         ]
         lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * len(header[3]))
         lines += [f"note: {n}" for n in self.notes]
+        lines += [self.tom_line(), self.summary()]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, object]:
@@ -230,7 +218,8 @@ class DataLocations:
             }
             for f in FORMS
         }
-        out["tom"] = {"url": self.tom.url, "source": self.tom.source, "detail": self.tom.detail}
+        out["tom"] = self.tom.to_dict()
+        out["summary"] = [self.tom_line(), self.summary()]
         out["sample"] = None if self.sample is None else str(self.sample.path)
         out["at_nersc"] = self.at_nersc
         out["notes"] = list(self.notes)
@@ -248,6 +237,27 @@ class DataLocations:
         """The Parquet file of one model, e.g. ``.../ELASTICC2_parquet/SNIa-SALT3.parquet``."""
         return self.parquet.path / f"{model}.parquet"
 
+    def tom_line(self, served_at: str | None = None) -> str:
+        """The one line naming the TOM (the same words as ``tom.connect()`` and ``doctor``)."""
+        version = sample_version(self.sample.path) if self.sample is not None else None
+        return self.tom.line(served_at=served_at, sample_version=version)
+
+    def summary(self) -> str:
+        """One line naming where the data come from, e.g. ``data: synthetic sample 0.1.0/3b103804
+        (snana, train, parquet, alerts)`` or ``data: NERSC (snana, train, parquet, alerts)``."""
+        groups: dict[str, list[str]] = {}
+        for form in FORMS:
+            loc = getattr(self, form)
+            if loc.source == "sample":
+                version = sample_version(loc.path.parent) or "not built yet"
+                key = f"synthetic sample {version}"
+            elif loc.source in ("NERSC", "TD"):
+                key = "$TD" if loc.source == "TD" else "NERSC"
+            else:
+                key = loc.detail
+            groups.setdefault(key, []).append(form)
+        return "data: " + "; ".join(f"{key} ({', '.join(forms)})" for key, forms in groups.items())
+
     @property
     def uses_sample(self) -> bool:
         """True when any form, or the TOM, comes from the offline sample."""
@@ -263,88 +273,11 @@ class DataLocations:
         p.text(self.table())
 
 
-@dataclass(frozen=True)
-class TomCredentials:
-    """What is configured for logging in to a remote TOM (never the password itself)."""
-
-    username: str | None
-    passwordfile: Path | None
-    #: Problems found, each a sentence with the fix (empty when usable).
-    problems: tuple[str, ...]
-
-    @property
-    def configured(self) -> bool:
-        """Username and a readable password file are set (the file may still be too open: see problems)."""
-        return bool(self.username and self.passwordfile is not None and self.passwordfile.is_file())
-
-
-def tom_credentials(environ: dict[str, str] | None = None) -> TomCredentials:
-    """Read ``DESC_TOM_USERNAME`` / ``DESC_TOM_PASSWORDFILE`` and check the file (exists, mode 0600)."""
-    env = os.environ if environ is None else environ
-    user = env.get("DESC_TOM_USERNAME") or None
-    pwf = env.get("DESC_TOM_PASSWORDFILE") or None
-    path = Path(pwf).expanduser() if pwf else None
-    problems = []
-    if not user:
-        problems.append(
-            "DESC_TOM_USERNAME is not set (export DESC_TOM_USERNAME=<your TOM user name>)"
-        )
-    if path is None:
-        problems.append(
-            "DESC_TOM_PASSWORDFILE is not set (put the password alone in a file, chmod 600 it, and "
-            "export DESC_TOM_PASSWORDFILE=<that file>)"
-        )
-    elif not path.is_file():
-        problems.append(f"DESC_TOM_PASSWORDFILE={path} does not exist or is not a file")
-    elif os.name == "posix" and path.stat().st_mode & 0o077:
-        problems.append(
-            f"password file {path} is readable by others (mode {path.stat().st_mode & 0o777:o}); "
-            f"run: chmod 600 {path}"
-        )
-    return TomCredentials(user, path, tuple(problems))
-
-
 def nersc_root(root: str | os.PathLike[str] | None = None) -> Path:
     """The directory standing in for "/" when looking for NERSC paths."""
     if root is not None:
         return Path(root)
     return Path(os.environ.get(NERSC_ROOT_ENV) or "/")
-
-
-def sample_dir() -> Path:
-    """The offline sample's root: ``$ELASTICC_TUTORIAL_SAMPLE`` or the user cache dir (may not exist yet)."""
-    env = os.environ.get(SAMPLE_ENV)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return (
-        Path(platformdirs.user_cache_dir("elasticc-tutorial")) / f"sample-v{SAMPLE_LAYOUT_VERSION}"
-    )
-
-
-def is_complete_sample(root: Path) -> bool:
-    """A directory with a readable MANIFEST.json is a complete sample (the builder writes it last)."""
-    return _read_manifest(root) is not None
-
-
-def _read_manifest(root: Path) -> dict | None:
-    try:
-        data = json.loads((Path(root) / "MANIFEST.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def is_outdated_sample(root: Path) -> bool:
-    """A complete sample made by other simulator code than the installed one (its MANIFEST's
-    ``generator`` fingerprint differs), so its content no longer matches the book's outputs."""
-    manifest = _read_manifest(root)
-    if manifest is None:
-        return False
-    from elasticc_tutorial.sample.build import generator_fingerprint
-
-    return manifest.get("generator") != generator_fingerprint()
 
 
 def _explicit(form: str, value: str | os.PathLike[str], what: str) -> Path:
@@ -368,14 +301,14 @@ def locate(
     nersc_root_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
 ) -> DataLocations:
-    """Find every form of the ELAsTiCC2 data (see the module docstring for the precedence).
+    """Find every form of the ELAsTiCC2 data and the TOM (see the module docstring for the rules).
 
     Parameters
     ----------
     snana, train, parquet, alerts
         Explicit directories; they win over everything and must exist.
     tom_url
-        Explicit TOM URL (or ``"local"``).
+        Explicit TOM URL (or ``"local"``); wins over ``DESC_TOM_URL``.
     build
         Build the offline sample when something falls back to it and it is not built yet. With
         ``build=False`` nothing is ever built; the sample entries then report it as missing.
@@ -388,128 +321,55 @@ def locate(
     ------
     LocateError
         An argument or form environment variable names a directory that does not exist.
+    TomSettingsError
+        A ``DESC_TOM_*`` setting exists but cannot be used (never answered with the local TOM).
     """
-    env = os.environ
     root = nersc_root(nersc_root_dir)
     args = {"snana": snana, "train": train, "parquet": parquet, "alerts": alerts}
     notes: list[str] = []
-    nersc_host = env.get("NERSC_HOST")
-    at_nersc = bool(nersc_host) or any(
+    at_nersc = bool(os.environ.get("NERSC_HOST")) or any(
         (root / rel).is_dir() for rels in NERSC_PATHS.values() for rel in rels
     )
-    found: dict[str, tuple[Path, str, str] | None] = {}
-    for form in FORMS:
-        var = ENV_VARS[form]
-        if args[form] is not None:
-            found[form] = (
-                _explicit(form, args[form], f"argument {form}="),
-                "argument",
-                f"{form}= argument",
-            )
-            continue
-        if env.get(var):
-            found[form] = (_explicit(form, env[var], f"${var}"), "environment", f"${var}")
-            continue
-        td = env.get(TD_ENV)
-        if td:
-            cand = Path(td).expanduser() / DIR_NAMES[form]
-            if cand.is_dir():
-                found[form] = (cand, "TD", f"$TD/{DIR_NAMES[form]}")
-                continue
-            notes.append(f"$TD is set but {cand} does not exist; not using it for {LABELS[form]}")
-        hit = next((root / rel for rel in NERSC_PATHS[form] if (root / rel).is_dir()), None)
-        if hit is not None:
-            why = f"NERSC_HOST={nersc_host}" if nersc_host else "NERSC path exists"
-            found[form] = (hit, "NERSC", why)
-            continue
-        if nersc_host:
-            notes.append(
-                f"at NERSC but /{NERSC_PATHS[form][0]} is not readable (are you in the desc-td / lsst "
-                f"group?); using the sample for {LABELS[form]}"
-            )
-        found[form] = None
-
-    creds = tom_credentials()
-    if tom_url is not None:
-        tom = TomLocation(tom_url, "argument", "tom_url= argument")
-    elif env.get("DESC_TOM_URL"):
-        tom = TomLocation(env["DESC_TOM_URL"], "environment", "$DESC_TOM_URL")
-    elif at_nersc and creds.configured:
-        tom = TomLocation(DESC_TOM_URL, "NERSC", "at NERSC with DESC_TOM_USERNAME/PASSWORDFILE set")
-    else:
-        why = "no TOM credentials configured" if at_nersc else "not at NERSC, DESC_TOM_URL unset"
-        tom = TomLocation(LOCAL_TOM, "sample", f"local TOM on the sample ({why})")
-
+    found = {form: _find_form(form, args[form], root, notes) for form in FORMS}
+    tom = choose_tom(tom_url)
     sample: Location | None = None
     if any(v is None for v in found.values()) or tom.is_local:
-        sdir = sample_dir()
-        sdetail = f"${SAMPLE_ENV}" if env.get(SAMPLE_ENV) else "user cache dir"
-        if is_outdated_sample(sdir):
-            if build:
-                _build_sample(sdir, progress=progress, rebuild=True)
-            else:
-                notes.append(
-                    f"the sample in {sdir} was made by an older version of the simulator; "
-                    "run `elasticc-tutorial where` to rebuild it"
-                )
-        elif not is_complete_sample(sdir):
-            if build:
-                _build_sample(sdir, progress=progress)
-            else:
-                notes.append(
-                    f"the sample in {sdir} is not built (build=False); run `elasticc-tutorial where` to "
-                    "build it"
-                )
+        sdir, sdetail = sample_location(build=build, progress=progress, notes=notes)
         sample = Location(sdir, "sample", sdetail)
         for form in FORMS:
             if found[form] is None:
-                found[form] = (sdir / DIR_NAMES[form], "sample", sdetail)
-
-    locs = {f: Location(*found[f]) for f in FORMS}  # type: ignore[misc]
-    return DataLocations(**locs, tom=tom, sample=sample, at_nersc=at_nersc, notes=tuple(notes))
+                found[form] = Location(sample.path / DIR_NAMES[form], "sample", sample.detail)
+    return DataLocations(**found, tom=tom, sample=sample, at_nersc=at_nersc, notes=tuple(notes))  # type: ignore[arg-type]
 
 
-def _build_sample(sdir: Path, *, progress: bool, rebuild: bool = False) -> None:
-    """Build the sample into ``sdir`` with a clear message (first use, or ``rebuild`` of an
-    outdated sample with the seed and size its MANIFEST records)."""
-    params: dict = {}
-    if rebuild:
-        manifest = _read_manifest(sdir) or {}
-        params = {
-            k: manifest[k]
-            for k in ("seed", "objects_per_model")
-            if isinstance(manifest.get(k), int) and not manifest.get("scale")
-        }
-    elif sdir.exists() and any(sdir.iterdir()):
-        raise LocateError(
-            f"{sdir} exists but is not a complete sample (no readable MANIFEST.json); delete it so it "
-            f"can be rebuilt, or set ${SAMPLE_ENV} to another directory"
+def _find_form(
+    form: str, arg: str | os.PathLike[str] | None, root: Path, notes: list[str]
+) -> Location | None:
+    """One form's directory by precedence (argument, variable, $TD, NERSC), or None for the sample."""
+    env = os.environ
+    var = ENV_VARS[form]
+    if arg is not None:
+        return Location(_explicit(form, arg, f"argument {form}="), "argument", f"{form}= argument")
+    if env.get(var):
+        return Location(_explicit(form, env[var], f"${var}"), "environment", f"${var}")
+    td = env.get(TD_ENV)
+    if td:
+        cand = Path(td).expanduser() / DIR_NAMES[form]
+        if cand.is_dir():
+            return Location(cand, "TD", f"$TD/{DIR_NAMES[form]}")
+        notes.append(f"$TD is set but {cand} does not exist; not using it for {LABELS[form]}")
+    nersc_host = env.get("NERSC_HOST")
+    hit = next((root / rel for rel in NERSC_PATHS[form] if (root / rel).is_dir()), None)
+    if hit is not None:
+        return Location(
+            hit, "NERSC", f"NERSC_HOST={nersc_host}" if nersc_host else "NERSC path exists"
         )
-    from elasticc_tutorial import sample  # imported here: heavy, and only needed on first use
-
-    if not callable(getattr(sample, "build", None)):
-        raise LocateError(
-            f"no ELAsTiCC2 data found and the sample builder elasticc_tutorial.sample.build is not "
-            f"available to build the offline sample in {sdir}; reinstall the package"
+    if nersc_host:
+        notes.append(
+            f"at NERSC but /{NERSC_PATHS[form][0]} is not readable (are you in the desc-td / lsst "
+            f"group?); using the sample for {LABELS[form]}"
         )
-
-    what = (
-        "Rebuilding the offline ELAsTiCC2-shaped sample (made by an older simulator)"
-        if rebuild
-        else "Building the offline ELAsTiCC2-shaped sample (first use only; this takes a while)"
-    )
-    print(
-        f"{what} in {sdir}. Set ${SAMPLE_ENV} to put it elsewhere.",
-        file=sys.stderr,
-        flush=True,
-    )
-    sdir.parent.mkdir(parents=True, exist_ok=True)
-    if sdir.exists() and not rebuild:  # empty directory left by the user: renamed into place
-        sdir.rmdir()
-    sample.build(sdir, progress=progress, force=rebuild, **params)
-    if not is_complete_sample(sdir):
-        raise LocateError(f"the sample build finished but {sdir}/MANIFEST.json is missing")
-    print(f"Sample ready in {sdir}", file=sys.stderr, flush=True)
+    return None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -537,18 +397,13 @@ def add_cli(subparsers) -> None:
 
 
 def _cli_where(args) -> int:
-    from elasticc_tutorial.cli import CliError
-
-    try:
-        locs = locate(
-            snana=args.snana,
-            train=args.train,
-            parquet=args.parquet,
-            alerts=args.alerts,
-            tom_url=args.tom_url,
-            build=not args.no_build,
-        )
-    except LocateError as exc:
-        raise CliError(str(exc)) from exc
+    locs = locate(
+        snana=args.snana,
+        train=args.train,
+        parquet=args.parquet,
+        alerts=args.alerts,
+        tom_url=args.tom_url,
+        build=not args.no_build,
+    )
     print(json.dumps(locs.to_dict(), indent=2) if args.json else locs.table())
     return 0
