@@ -360,7 +360,9 @@ class ReadOnlyDatabase:
             ctx.__exit__(None, None, None)
 
     @staticmethod
-    def _execute(conn: psycopg.Connection, stmts: Sequence[Statement]) -> psycopg.Cursor:
+    def _execute(
+        conn: psycopg.Connection, stmts: Sequence[Statement], timeout: float
+    ) -> psycopg.Cursor:
         """Run the statements; the last one's cursor (server-side for a plain query)."""
         cur: psycopg.Cursor = conn.cursor()
         for i, stmt in enumerate(stmts):
@@ -372,7 +374,7 @@ class ReadOnlyDatabase:
                 else:
                     cur.execute(stmt.text, prepare=True)  # extended protocol: one statement
             except psycopg.errors.QueryCanceled as exc:
-                raise QueryError(f"canceling statement due to statement timeout: {exc}") from None
+                raise QueryError(_timeout_text(exc, timeout)) from None
             except psycopg.Error as exc:
                 raise QueryError(str(exc).rstrip("\n")) from None
             if conn.info.transaction_status != psycopg.pq.TransactionStatus.INTRANS:
@@ -381,21 +383,6 @@ class ReadOnlyDatabase:
                     "allowed (every request is rolled back)"
                 )
         return cur
-
-    @staticmethod
-    def _batches(cur: psycopg.Cursor, deadline: float, timeout: float) -> Iterator[list[tuple]]:
-        while True:
-            if time.monotonic() > deadline:
-                raise QueryError(f"the query ran past the time limit of {timeout:g} s")
-            try:
-                batch = cur.fetchmany(5000)
-            except psycopg.errors.QueryCanceled as exc:
-                raise QueryError(f"canceling statement due to statement timeout: {exc}") from None
-            except psycopg.Error as exc:
-                raise QueryError(str(exc).rstrip("\n")) from None
-            if not batch:
-                return
-            yield batch
 
     @contextmanager
     def results(
@@ -406,7 +393,7 @@ class ReadOnlyDatabase:
         user_id: int | None = None,
         timeout: float | None = None,
         lists_as_arrays: bool = False,
-    ) -> Iterator[tuple[list[dict[str, str]], Iterator[list[tuple]]]]:
+    ) -> Iterator[tuple[list[dict[str, str]], Batches]]:
         """Run a request; yield ``(columns, batches of rows)`` of its last statement, read from a
         server-side cursor. ``no results to fetch`` when the last statement returns no rows."""
         stmts = prepare_statements(
@@ -415,10 +402,10 @@ class ReadOnlyDatabase:
         timeout = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         with self.connection(user_id, timeout) as conn:
-            cur = self._execute(conn, stmts)
+            cur = self._execute(conn, stmts, timeout)
             if cur.description is None:
                 raise QueryError("no results to fetch")
-            yield column_types(cur), self._batches(cur, deadline, timeout)
+            yield column_types(cur), Batches(cur, deadline, timeout)
 
     def run(
         self,
@@ -440,6 +427,46 @@ class ReadOnlyDatabase:
                 if len(rows) > max_rows:
                     raise QueryError(row_limit_message(max_rows))
         return rows, dedupe_columns(cols)
+
+
+class Batches:
+    """The rows of a server-side cursor, batch by batch. Batches start small and are sized from
+    the consumer's :meth:`feedback` to about ``target_bytes`` each, so wide rows never arrive as
+    one huge batch; the request's time limit is checked between batches."""
+
+    def __init__(
+        self, cur: psycopg.Cursor, deadline: float, timeout: float, target_bytes: int = 2_000_000
+    ) -> None:
+        self.cur, self.deadline, self.timeout = cur, deadline, timeout
+        self.target_bytes = target_bytes
+        self.size = 100
+
+    def feedback(self, nbytes: int, nrows: int) -> None:
+        """The last batch's ``nrows`` rows took ``nbytes`` once written."""
+        if nrows:
+            per_row = max(1.0, nbytes / nrows)
+            self.size = max(1, min(5000, int(self.target_bytes / per_row)))
+
+    def __iter__(self) -> Iterator[list[tuple]]:
+        while True:
+            if time.monotonic() > self.deadline:
+                raise QueryError(f"the query ran past the time limit of {self.timeout:g} s")
+            asked = self.size
+            try:
+                batch = self.cur.fetchmany(asked)
+            except psycopg.errors.QueryCanceled as exc:
+                raise QueryError(_timeout_text(exc, self.timeout)) from None
+            except psycopg.Error as exc:
+                raise QueryError(str(exc).rstrip("\n")) from None
+            if not batch:
+                return
+            yield batch
+            if len(batch) < asked:
+                return  # a short batch is the last: no extra FETCH round trip
+
+
+def _timeout_text(exc: Exception, timeout: float) -> str:
+    return f"{str(exc).rstrip()} (the local TOM's time limit is {timeout:g} s per request)"
 
 
 def row_limit_message(max_rows: int) -> str:

@@ -153,8 +153,10 @@ class LongQueryRunner(threading.Thread):
                     # None as an empty field and bools as True/False, like pandas.
                     writer.writerow(["", *names])
                     for batch in batches:
+                        before = fh.tell()
                         writer.writerows((n + i, *row) for i, row in enumerate(batch))
                         n += len(batch)
+                        batches.feedback(fh.tell() - before, len(batch))
                         if fh.tell() > limits.max_result_bytes:
                             raise QueryError(
                                 f"the result file is larger than {limits.max_result_bytes} "

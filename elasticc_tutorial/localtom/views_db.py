@@ -119,6 +119,7 @@ def _encode_rows(names: list[str], batches, out, limit_rows: int, limit_bytes: i
                 "interface (db/submitsqlquery/)"
             )
         out.write(chunk.encode())
+        batches.feedback(len(chunk), len(batch))
     return nrows
 
 
