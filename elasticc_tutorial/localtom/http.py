@@ -13,7 +13,9 @@ from __future__ import annotations
 import collections
 import dataclasses
 import io
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -26,6 +28,9 @@ from elasticc_tutorial.localtom.readonly import Overloaded
 from elasticc_tutorial.localtom.views_common import RETRY_AFTER, overloaded_response
 
 log = logging.getLogger(__name__)
+
+
+CAPACITY_ENV = "ELASTICC_LOCALTOM_CAPACITY"
 
 
 class _Stop(Exception):
@@ -46,6 +51,22 @@ class Capacity:
     login_failures_per_user: int = 10  # failed logins per user name per window
     login_failures_per_address: int = 30  # failed logins per client address per window
     login_window: float = 300.0
+
+    @classmethod
+    def from_env(cls) -> Capacity:
+        """The defaults, with overrides from ``$ELASTICC_LOCALTOM_CAPACITY`` (a JSON object of
+        these fields; e.g. ``{"threads": 4}``), which reaches a :class:`LocalTom` subprocess."""
+        raw = os.environ.get(CAPACITY_ENV)
+        if not raw:
+            return cls()
+        try:
+            fields = json.loads(raw)
+            return cls(**{k: type(getattr(cls, k))(v) for k, v in fields.items()})
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ValueError(
+                f"${CAPACITY_ENV} must be a JSON object of {[f.name for f in dataclasses.fields(cls)]}"
+                f": {exc}"
+            ) from None
 
 
 class OverloadMiddleware:
@@ -182,11 +203,10 @@ def _dispatcher_class():
                     ]
                     for t in stale:
                         self.queue.remove(t)
-                for t in stale:
-                    environ = t.get_environment()
-                    environ["localtom.waited"] = now - t.localtom_enqueued
+                for channel in stale:  # waitress queues channels, one request per service()
+                    channel.localtom_waited = now - channel.localtom_enqueued
                     try:
-                        t.service()
+                        channel.service()
                     except Exception:
                         log.exception("could not answer a stale request")
 
@@ -197,6 +217,26 @@ def _dispatcher_class():
     return Dispatcher
 
 
+def _channel_class():
+    from waitress.channel import HTTPChannel
+    from waitress.task import WSGITask
+
+    class Task(WSGITask):
+        """Passes the reaper's verdict (how long the request waited) to :class:`Admission`."""
+
+        def get_environment(self):
+            environ = super().get_environment()
+            waited = self.channel.__dict__.pop("localtom_waited", None)
+            if waited is not None:
+                environ["localtom.waited"] = waited
+            return environ
+
+    class Channel(HTTPChannel):
+        task_class = Task
+
+    return Channel
+
+
 def make_server(django_app: Callable, port: int, capacity: Capacity):
     """A waitress server on 127.0.0.1:``port`` (not started) for the Django application."""
     from waitress.server import create_server
@@ -204,7 +244,7 @@ def make_server(django_app: Callable, port: int, capacity: Capacity):
     app = Admission(LoginThrottle(django_app, capacity))
     dispatcher = _dispatcher_class()(capacity.queue_timeout)
     dispatcher.set_thread_count(capacity.threads)
-    return create_server(
+    server = create_server(
         app,
         host="127.0.0.1",
         port=port,
@@ -212,6 +252,7 @@ def make_server(django_app: Callable, port: int, capacity: Capacity):
         threads=capacity.threads,
         connection_limit=capacity.connection_limit,
         channel_timeout=capacity.channel_timeout,
+        cleanup_interval=max(1.0, min(30.0, capacity.channel_timeout / 3)),
         max_request_body_size=capacity.max_body,
         max_request_header_size=capacity.max_header,
         asyncore_use_poll=True,  # select() stops at 1024 descriptors
@@ -219,6 +260,8 @@ def make_server(django_app: Callable, port: int, capacity: Capacity):
         ident="elasticc-tutorial-localtom",
         _dispatcher=dispatcher,
     )
+    server.channel_class = _channel_class()
+    return server
 
 
 def close_server(server) -> None:

@@ -137,7 +137,7 @@ def serve(
     from elasticc_tutorial.localtom.runner import LongQueryRunner, fail_orphans
     from elasticc_tutorial.localtom.views_common import RUNTIME
 
-    capacity = capacity or Capacity()
+    capacity = capacity or Capacity.from_env()
     sample = Path(sample_dir).expanduser().resolve() if sample_dir else None
     if sample is not None and not sample.is_dir():
         raise FileNotFoundError(f"sample directory {sample} does not exist")
