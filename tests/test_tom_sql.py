@@ -332,6 +332,8 @@ def test_long_query_texts(client):  # noqa: F811
     assert r.status_code == 500 and r.text.startswith(
         "'QuerySet' object has no attribute 'queryid'"
     )
+    state = wait_done(client, submit(client, {"query": "CREATE TEMP TABLE x AS SELECT 1 AS a"}))
+    assert state["error"].startswith("'NoneType' object is not iterable")
     qid = submit(client, {"query": "SELECT pg_sleep(0.5) AS s"})
     r = client.post(f"db/getsqlqueryresults/{qid}/")
     assert r.status_code == 500 and r.text in (

@@ -20,7 +20,7 @@ from pathlib import Path
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from elasticc_tutorial.localtom.readonly import QueryError, ReadOnlyDatabase
+from elasticc_tutorial.localtom.readonly import Overloaded, QueryError, ReadOnlyDatabase
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +122,23 @@ class LongQueryRunner(threading.Thread):
         path = self.results_dir / str(q.queryid)
         tmp = path.with_name(path.name + ".part")
         try:
-            columns, n = self._execute(q, tmp)
+            try:
+                columns, n = self._execute(q, tmp)
+            except QueryError as exc:
+                if str(exc) != "no results to fetch":
+                    raise
+                raise QueryError(  # desc-tom's runner iterates over fetchall()'s None
+                    "'NoneType' object is not iterable (the last statement returned no rows)"
+                ) from None
             os.replace(tmp, path)
             q.columns, q.nrows, q.finished = columns, n, timezone.now()
             q.save(update_fields=["columns", "nrows", "finished"])
             log.info("long query %s finished: %d rows", q.queryid, n)
+        except Overloaded:  # the user's connections are all busy: back to the queue
+            tmp.unlink(missing_ok=True)
+            q.started = None
+            q.save(update_fields=["started"])
+            return False
         except Exception as exc:
             tmp.unlink(missing_ok=True)
             q.error, q.errortext, q.finished = True, str(exc), timezone.now()
