@@ -59,6 +59,7 @@ def small_tom(sample, tmp_path_factory):  # noqa: F811
     """A local TOM with a tiny capacity, so that overload happens with few clients."""
     capacity = {
         "threads": 2,
+        "sql_connections": 2,
         "connections_per_user": 2,
         "queue_timeout": 0.5,
         "channel_timeout": 2.0,
@@ -126,3 +127,30 @@ def test_half_sent_requests_hold_no_worker_and_are_closed(small_tom):
     finally:
         for sock in socks:
             sock.close()
+
+
+def test_pool_never_exceeds_its_budget_and_resets_sessions(sample):  # noqa: F811
+    import psycopg
+
+    from elasticc_tutorial import pg
+    from elasticc_tutorial.localtom.pool import Overloaded, RolePool
+
+    with pg.embedded_server(sample / "tomdb") as url:
+        pool = RolePool(lambda role: psycopg.connect(url), max_total=3, max_per_role=2, timeout=0.2)
+        try:
+            with pool.connection("a") as a1, pool.connection("a"):
+                a1.execute("SET work_mem = '1MB'")
+                full = "at most 3 in all, 2 per user"
+                with pytest.raises(Overloaded, match=full), pool.connection("a"):
+                    pass
+                with pool.connection("b"):
+                    assert pool.stats() == {"open": 3, "idle": 0, "busy": 3}
+                    with pytest.raises(Overloaded), pool.connection("c"):
+                        pass
+            with pool.connection("c"):  # an idle connection of another role makes room
+                assert pool.stats()["open"] == 3
+            with pool.connection("a") as again:  # reset at checkout: no setting survives
+                assert again.execute("SHOW work_mem").fetchone() != ("1MB",)
+        finally:
+            pool.close()
+        assert pool.stats()["open"] == 0

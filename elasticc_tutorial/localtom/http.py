@@ -42,7 +42,8 @@ class Capacity:
     """How much work the server takes on at once; the rest waits or gets 503/413/429."""
 
     threads: int = 16  # requests run at once (and Django database connections)
-    connections_per_user: int = 8  # PostgreSQL connections of one TOM user's role
+    sql_connections: int = 24  # PostgreSQL connections for user SQL, all users together
+    connections_per_user: int = 8  # of which one TOM user's role may hold
     queue_timeout: float = 15.0  # a request waiting longer than this gets 503 + Retry-After
     connection_limit: int = 512  # open client connections (more wait in the listen backlog)
     channel_timeout: float = 30.0  # a connection silent this long (half-sent request) is closed

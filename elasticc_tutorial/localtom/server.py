@@ -150,6 +150,7 @@ def serve(
         ro = ReadOnlyDatabase(
             conninfo,
             timeout=sql_timeout,
+            max_connections=capacity.sql_connections,
             max_per_role=capacity.connections_per_user,
             checkout_timeout=capacity.queue_timeout,
         )
