@@ -100,6 +100,9 @@ def test_split_respects_strings_comments_and_dollar_quotes():
         "SET ROLE postgres",
         "set local role postgres",
         "SET SESSION AUTHORIZATION postgres",
+        "SET SESSION SESSION AUTHORIZATION DEFAULT",
+        "SET LOCAL SESSION AUTHORIZATION postgres",
+        "SET SESSION ROLE postgres",
         "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
         "RESET ALL",
         "RESET statement_timeout",
@@ -122,6 +125,8 @@ def test_refusals(sql):
         "SELECT commit FROM t",
         "SET search_path = public",
         "SET statement_timeout = 0",
+        "SET SESSION work_mem = '8MB'",
+        "SET LOCAL search_path = public",
         "WITH x AS (SELECT 1) SELECT * FROM x",
     ],
 )

@@ -203,10 +203,12 @@ def refusal(stmt: Statement) -> str | None:
     elif first in _SESSION:
         what = "session reset"
     elif first == "SET":
-        rest = w[1:]
-        if rest[:1] in (["LOCAL"], ["SESSION"]):
-            rest = rest[1:]
-        if rest[:1] in (["ROLE"], ["AUTHORIZATION"]) or w[1:2] == ["SESSION"]:
+        rest = w[2:] if w[1:2] in (["LOCAL"], ["SESSION"]) else w[1:]
+        if (
+            rest[:1] == ["ROLE"]
+            or "AUTHORIZATION" in w[1:4]
+            or w[1:3] == ["SESSION", "CHARACTERISTICS"]
+        ):
             what = "role/session change"
     elif first in ("ALTER", "CREATE", "DROP") and w[1:2] and w[1] in _ROLE_OBJECTS:
         what = "role/database change"
