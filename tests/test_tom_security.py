@@ -262,3 +262,21 @@ def test_orphaned_long_query_fails_at_restart(sample, client, tom):  # noqa: F81
         assert state["status"] == "error" and state["error"] == ORPHAN_TEXT
         r = c3.post(f"db/getsqlqueryresults/{qid}/")
         assert r.status_code == 500 and r.text == f"Query errored out: {ORPHAN_TEXT}"
+
+
+def test_a_statement_ending_the_transaction_stops_the_request(sample):  # noqa: F811
+    """The database-side guard behind the parser: whatever ends the transaction (here COMMIT,
+    handed straight to the executor), the next statement never runs."""
+    import psycopg
+
+    from elasticc_tutorial import pg
+    from elasticc_tutorial.localtom.readonly import ReadOnlyDatabase
+    from elasticc_tutorial.localtom.sqltext import QueryError, split_statements
+
+    stmts = split_statements(
+        "CREATE TEMP TABLE marker AS SELECT 1 AS x; COMMIT; CREATE TEMP TABLE after AS SELECT 1"
+    )
+    with pg.embedded_server(sample / "tomdb") as url, psycopg.connect(url) as conn:
+        with pytest.raises(QueryError, match="ended the request's transaction"):
+            ReadOnlyDatabase._execute(conn, stmts, 5.0)
+        assert conn.execute("SELECT to_regclass('pg_temp.after')").fetchone() == (None,)
