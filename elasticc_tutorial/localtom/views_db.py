@@ -25,6 +25,7 @@ from elasticc_tutorial.localtom.readonly import (
     Overloaded,
     QueryError,
     dedupe_columns,
+    prepare_statements,
     row_limit_message,
     user_id_of,
 )
@@ -160,8 +161,6 @@ def submitsqlquery(request: HttpRequest) -> HttpResponse:
         if fmt not in FORMATS:
             raise QueryError(f"Unknown format {fmt}")
         # Refuse what can never run now, not minutes later (the runner binds lists as ARRAYs).
-        from elasticc_tutorial.localtom.readonly import prepare_statements
-
         prepare_statements(queries, subdicts, lists_as_arrays=True, limits=RUNTIME.ro.limits)
     except QueryError as exc:
         return _error(str(exc))
