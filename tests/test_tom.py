@@ -422,7 +422,8 @@ def test_sql_dtypes(client):
         }
     )
     row = df.row(0, named=True)
-    assert row["g"].microsecond == 123456 and row["i"] == [1, 2] and row["j"] is None
+    # desc-tom's JSON writer (Django's) cuts times to milliseconds
+    assert row["g"].microsecond == 123000 and row["i"] == [1, 2] and row["j"] is None
     empty = client.sql("SELECT 1::int AS x WHERE false")
     assert empty.schema == pl.Schema({"x": pl.Int32}) and empty.height == 0
 

@@ -1,18 +1,17 @@
-"""User SQL for the local TOM: a read-only PostgreSQL role, a small connection pool, safe execution.
+"""User SQL for the local TOM: sandboxed, bounded execution as the calling user's own role.
 
-Every user query runs as the role :data:`RO_ROLE`, which may only ``SELECT`` the ``elasticc2_*`` tables
-(not Django's ``auth_*``/``django_*`` tables nor the long-query queue), create temporary tables, and
-nothing else. Queries run in one transaction that is always rolled back; each statement is sent with
-the extended protocol (one statement per string, so ``COMMIT; ALTER ...`` tricks cannot escape the
-transaction); a statement timeout is set and, because a user may ``SET statement_timeout = 0``, a
-watchdog cancels the backend as well. Connections go back to the pool after ``DISCARD ALL``.
+The request's statements are bound (desc-tom's psycopg2 rules, :mod:`.sqltext`), split and checked
+before any runs; they run in one transaction that is always rolled back, each through the extended
+protocol; a statement that ends the transaction stops the request. The last statement's rows come
+through a server-side cursor, in batches sized by bytes, up to a row and a byte limit. A statement
+timeout is set per connection and a watchdog cancels the backend too, since SQL can change the
+former. Connections come from one bounded pool for all roles (:mod:`.pool`); roles: :mod:`.roles`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import re
-import secrets
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -20,142 +19,291 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from elasticc_tutorial.localtom.pool import Overloaded, RolePool
+from elasticc_tutorial.localtom.roles import (
+    RO_ROLE,
+    SERVICE_ROLE,
+    USER_ROLE_PREFIX,
+    role_password,
+    setup_roles,
+)
+from elasticc_tutorial.localtom.sqltext import (
+    QueryError,
+    Statement,
+    bind,
+    is_plain_query,
+    refusal,
+    split_statements,
+)
+
+__all__ = ["RO_ROLE", "SERVICE_ROLE", "Limits", "Overloaded", "QueryError", "ReadOnlyDatabase"]
 
 log = logging.getLogger(__name__)
 
-#: The PostgreSQL role that runs user SQL (the real TOM calls its role ``postgres_ro``).
-RO_ROLE = "elasticc_tutorial_ro"
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """What one request may ask for; every error that enforces one states it."""
+
+    max_rows: int = 1_000_000  # runsqlquery result rows
+    max_result_bytes: int = 256 * 1024 * 1024  # runsqlquery JSON / long-query file size
+    max_queries: int = 100  # statements strings per request
+    max_query_chars: int = 1_000_000  # all query strings together
+    max_subdict_keys: int = 1_000  # per subdict
+    max_subdict_values: int = 100_000  # list elements over all subdicts
+    max_pandas_rows: int = 2_000_000  # long queries in format pandas are built in memory
 
 
-class QueryError(Exception):
-    """A user error in a query request (bad fields, bad SQL, timeout); its text goes to the user."""
+LIMITS = Limits()
 
 
-def setup_role(admin_conninfo: str) -> str:
-    """Create or reset the read-only role and its grants; return a conninfo that logs in as it.
-
-    Safe to call at every start: the grants are recomputed from the ``elasticc2_*`` tables present.
-    """
-    with psycopg.connect(admin_conninfo, autocommit=True) as conn:
-        dbname = conn.info.dbname
-        # The role's password is kept in a table only the admin can read, so that several local
-        # TOMs on one database (an existing server) do not invalidate each other's connections.
-        conn.execute("CREATE TABLE IF NOT EXISTS localtom_rolesecret (password text NOT NULL)")
-        conn.execute("REVOKE ALL ON localtom_rolesecret FROM PUBLIC")
-        row = conn.execute("SELECT password FROM localtom_rolesecret LIMIT 1").fetchone()
-        if row:
-            password = row[0]
-        else:
-            password = secrets.token_urlsafe(24)
-            conn.execute("INSERT INTO localtom_rolesecret VALUES (%s)", (password,))
-        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (RO_ROLE,)).fetchone()
-        role = sql.Identifier(RO_ROLE)
-        if not exists:
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
-        conn.execute(
-            sql.SQL(
-                "ALTER ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-                "NOBYPASSRLS NOINHERIT PASSWORD {}"
-            ).format(role, sql.Literal(password))
-        )
-        # Drop any memberships another tool may have given the role (SET ROLE must go nowhere).
-        for (granted,) in conn.execute(
-            "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid "
-            "JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = %s",
-            (RO_ROLE,),
-        ).fetchall():
-            conn.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(granted), role))
-        db = sql.Identifier(dbname)
-        conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(db, role))
-        conn.execute(sql.SQL("REVOKE CREATE ON DATABASE {} FROM {}").format(db, role))
-        # PostgreSQL < 15 lets PUBLIC create tables in schema public; this database is the TOM's.
-        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role))
-        conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(role))
-        conn.execute(sql.SQL("REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {}").format(role))
-        tables = [
-            name
-            for (name,) in conn.execute(
-                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm', 'p') "
-                "AND c.relname LIKE 'elasticc2\\_%%'"
-            ).fetchall()
-        ]
-        for name in tables:
-            conn.execute(
-                sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier("public", name), role)
-            )
-        log.info("read-only role %s may SELECT %d elasticc2_* tables", RO_ROLE, len(tables))
-    params = conninfo_to_dict(admin_conninfo)
-    params.update(user=RO_ROLE, password=password)
-    return make_conninfo(**params)
-
-
-_CHUNKED = psycopg.pq.version() >= 170000
-
-_PLACEHOLDER = r"(?<!%)((?:%%)*)%\({}\)s"
-
-
-def expand_subdict(query: str, subdict: dict[str, Any] | None) -> tuple[str, dict[str, Any] | None]:
-    """psycopg2-style substitution: a list value becomes a parenthesised list, for ``IN %(ids)s``.
-
-    The real TOM converts JSON lists to tuples, which psycopg2 renders as ``(a, b, c)``; psycopg 3
-    has no tuple adaptation, so each list is expanded into one placeholder per element here.
-    """
-    if not subdict:
-        return query, None
-    if not isinstance(subdict, dict):
-        raise QueryError("subdict must be either a list of dicts or a dict")
-    params: dict[str, Any] = {}
-    for name, value in subdict.items():
-        if not isinstance(name, str) or not re.fullmatch(r"\w+", name):
-            raise QueryError(f"subdict key {name!r} must be a plain name (letters, digits, _)")
-        if isinstance(value, list | tuple):
-            if not value:
-                raise QueryError(f"subdict value {name!r} is an empty list; IN () is not valid SQL")
-            names = [f"{name}__{i}" for i in range(len(value))]
-            repl = "(" + ", ".join(f"%({n})s" for n in names) + ")"
-            query = re.sub(
-                _PLACEHOLDER.format(re.escape(name)), lambda m, r=repl: m.group(1) + r, query
-            )
-            params.update(zip(names, value, strict=True))
-        else:
-            params[name] = value
-    return query, params
-
-
-def extract_queries(data: Any) -> tuple[list[str], list[dict[str, Any]]]:
-    """Validate the ``query``/``subdict`` fields of a request body (same messages as the real TOM)."""
-    if not isinstance(data, dict) or "query" not in data:
-        raise QueryError("POST data must include 'query'")
-    query = data["query"]
-    if isinstance(query, str):
-        queries = [query]
-    elif isinstance(query, list):
-        if not all(isinstance(q, str) for q in query):
-            raise QueryError("queries must all be strings")
-        queries = query
-    else:
-        raise QueryError("query must be either a list of strings or a string")
-    if not queries:
-        raise QueryError("query is an empty list")
-    sub = data.get("subdict")
-    if sub is None:
-        subdicts: list[dict[str, Any]] = [{} for _ in queries]
-    elif isinstance(sub, dict):
-        subdicts = [sub for _ in queries]
-    elif isinstance(sub, list) and all(isinstance(s, dict) for s in sub):
-        subdicts = sub
-    else:
-        raise QueryError("subdict must be either a list of dicts or a dict")
-    # The real TOM stopped checking this and silently skips the extra queries; we keep the check.
-    if len(subdicts) != len(queries):
+def _check_sizes(queries: Sequence[str], subdicts: Sequence[dict[str, Any]], lim: Limits) -> None:
+    if len(queries) > lim.max_queries:
+        raise QueryError(f"too many queries: {len(queries)} (the limit is {lim.max_queries})")
+    chars = sum(len(q) for q in queries)
+    if chars > lim.max_query_chars:
         raise QueryError(
-            f"number of queries ({len(queries)}) and subdicts ({len(subdicts)}) must match"
+            f"the queries are {chars} characters long (the limit is {lim.max_query_chars}); "
+            "pass long lists of values in subdict, or use a temporary table"
         )
-    return queries, subdicts
+    values = 0
+    for d in subdicts:
+        if len(d) > lim.max_subdict_keys:
+            raise QueryError(
+                f"a subdict has {len(d)} keys (the limit is {lim.max_subdict_keys}); pass many "
+                "values as one list: WHERE x IN %(ids)s with subdict {'ids': [...]}"
+            )
+        values += sum(len(v) if isinstance(v, list | tuple) else 1 for v in d.values())
+    if values > lim.max_subdict_values:
+        raise QueryError(
+            f"the subdicts hold {values} values (the limit is {lim.max_subdict_values}); "
+            "split the request, or use the long-query interface in several parts"
+        )
+
+
+def prepare_statements(
+    queries: Sequence[str],
+    subdicts: Sequence[dict[str, Any]],
+    *,
+    lists_as_arrays: bool = False,
+    limits: Limits = LIMITS,
+) -> list[Statement]:
+    """Bind every query to its subdict, split it into statements and refuse what may not run;
+    everything is checked before anything runs."""
+    _check_sizes(queries, subdicts, limits)
+    statements: list[Statement] = []
+    for query, subdict in zip(queries, subdicts, strict=True):
+        parts = split_statements(bind(query, subdict, lists_as_arrays=lists_as_arrays))
+        if not parts:
+            raise QueryError("can't execute an empty query")
+        statements.extend(parts)
+    for stmt in statements:
+        if why := refusal(stmt):
+            raise QueryError(why)
+    return statements
+
+
+class ReadOnlyDatabase:
+    """Runs user SQL as per-user roles through one bounded pool."""
+
+    def __init__(
+        self,
+        admin_conninfo: str,
+        *,
+        timeout: float = 60.0,
+        max_connections: int = 24,
+        max_per_role: int = 8,
+        checkout_timeout: float = 10.0,
+        limits: Limits = LIMITS,
+    ) -> None:
+        self._admin = admin_conninfo
+        self.timeout = timeout
+        self.limits = limits
+        self._passwords: dict[str, str] = {}
+        self._lock = threading.Lock()
+        setup_roles(admin_conninfo)
+        self.pool = RolePool(
+            self._connect,
+            max_total=max_connections,
+            max_per_role=max_per_role,
+            timeout=checkout_timeout,
+        )
+
+    def __repr__(self) -> str:  # never show a conninfo: it holds passwords
+        return f"ReadOnlyDatabase(group={RO_ROLE!r}, timeout={self.timeout})"
+
+    def close(self) -> None:
+        self.pool.close()
+
+    @staticmethod
+    def role_of(user_id: int | None) -> str:
+        return SERVICE_ROLE if user_id is None else f"{USER_ROLE_PREFIX}{int(user_id)}"
+
+    def _connect(self, role: str) -> psycopg.Connection:
+        with self._lock:
+            if role not in self._passwords:  # first use: create the role (a new TOM user)
+                self._passwords[role] = role_password(self._admin, role)
+            password = self._passwords[role]
+        params = conninfo_to_dict(self._admin)
+        params.update(user=role, password=password)
+        params.setdefault("connect_timeout", "10")
+        return psycopg.connect(
+            make_conninfo(**params),
+            application_name="elasticc-tutorial-localtom",
+            # the session default, which DISCARD ALL restores at every checkout
+            options=f"-c statement_timeout={int(self.timeout * 1000)}",
+        )
+
+    @contextmanager
+    def connection(
+        self, user_id: int | None, timeout: float | None
+    ) -> Iterator[psycopg.Connection]:
+        """A pooled connection of the user's role, inside a transaction that is rolled back after,
+        with a watchdog that cancels the backend ``timeout + 2`` s after checkout."""
+        timeout = self.timeout if timeout is None else timeout
+        with self.pool.connection(self.role_of(user_id)) as conn:
+            watchdog = threading.Timer(timeout + 2.0, conn.cancel_safe)
+            watchdog.daemon = True
+            try:
+                if timeout != self.timeout:
+                    conn.execute(
+                        "SELECT set_config('statement_timeout', %s, false)",
+                        (str(int(timeout * 1000)),),
+                    )
+                watchdog.start()
+                yield conn
+            finally:
+                watchdog.cancel()
+
+    @staticmethod
+    def _execute(
+        conn: psycopg.Connection, stmts: Sequence[Statement], timeout: float
+    ) -> psycopg.Cursor:
+        """Run the statements; the last one's cursor (server-side for a plain query)."""
+        cur: psycopg.Cursor = conn.cursor()
+        for i, stmt in enumerate(stmts):
+            last = i == len(stmts) - 1
+            try:
+                if last and is_plain_query(stmt):
+                    cur = conn.cursor(name="localtom_result")
+                    cur.execute(stmt.text)
+                else:
+                    cur.execute(stmt.text, prepare=True)  # extended protocol: one statement
+            except psycopg.errors.QueryCanceled as exc:
+                raise QueryError(_timeout_text(exc, timeout)) from None
+            except psycopg.Error as exc:
+                raise QueryError(str(exc).rstrip("\n")) from None
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.INTRANS:
+                raise QueryError(
+                    "a statement ended the request's transaction; transaction control is not "
+                    "allowed (every request is rolled back)"
+                )
+        return cur
+
+    @contextmanager
+    def results(
+        self,
+        queries: Sequence[str],
+        subdicts: Sequence[dict[str, Any]],
+        *,
+        user_id: int | None = None,
+        timeout: float | None = None,
+        lists_as_arrays: bool = False,
+    ) -> Iterator[tuple[list[dict[str, str]], Batches]]:
+        """Run a request; yield ``(columns, batches of rows)`` of its last statement, read from a
+        server-side cursor. ``no results to fetch`` when the last statement returns no rows."""
+        stmts = prepare_statements(
+            queries, subdicts, lists_as_arrays=lists_as_arrays, limits=self.limits
+        )
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        with self.connection(user_id, timeout) as conn:
+            cur = self._execute(conn, stmts, timeout)
+            if cur.description is None:
+                raise QueryError("no results to fetch")
+            yield column_types(cur), Batches(cur, deadline, timeout)
+
+    def run(
+        self,
+        queries: Sequence[str],
+        subdicts: Sequence[dict[str, Any]],
+        *,
+        user_id: int | None = None,
+        max_rows: int | None = None,
+        timeout: float | None = None,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+        """The last statement's rows as dicts (duplicate names: first position, last value) and
+        its columns; more than ``max_rows`` rows is an error."""
+        max_rows = self.limits.max_rows if max_rows is None else max_rows
+        rows: list[dict[str, Any]] = []
+        with self.results(queries, subdicts, user_id=user_id, timeout=timeout) as (cols, batches):
+            names = [c["name"] for c in cols]
+            for batch in batches:
+                rows.extend(dict(zip(names, r, strict=True)) for r in batch)
+                if len(rows) > max_rows:
+                    raise QueryError(row_limit_message(max_rows))
+        return rows, dedupe_columns(cols)
+
+
+class Batches:
+    """The rows of a server-side cursor, batch by batch. Batches start small and are sized from
+    the consumer's :meth:`feedback` to about ``target_bytes`` each, so wide rows never arrive as
+    one huge batch; the request's time limit is checked between batches."""
+
+    def __init__(
+        self, cur: psycopg.Cursor, deadline: float, timeout: float, target_bytes: int = 2_000_000
+    ) -> None:
+        self.cur, self.deadline, self.timeout = cur, deadline, timeout
+        self.target_bytes = target_bytes
+        self.size = 100
+
+    def feedback(self, nbytes: int, nrows: int) -> None:
+        """The last batch's ``nrows`` rows took ``nbytes`` once written."""
+        if nrows:
+            per_row = max(1.0, nbytes / nrows)
+            self.size = max(1, min(5000, int(self.target_bytes / per_row)))
+
+    def __iter__(self) -> Iterator[list[tuple]]:
+        while True:
+            if time.monotonic() > self.deadline:
+                raise QueryError(f"the query ran past the time limit of {self.timeout:g} s")
+            asked = self.size
+            try:
+                batch = self.cur.fetchmany(asked)
+            except psycopg.errors.QueryCanceled as exc:
+                raise QueryError(_timeout_text(exc, self.timeout)) from None
+            except psycopg.Error as exc:
+                raise QueryError(str(exc).rstrip("\n")) from None
+            if not batch:
+                return
+            yield batch
+            if len(batch) < asked:
+                return  # a short batch is the last: no extra FETCH round trip
+
+
+def _timeout_text(exc: Exception, timeout: float) -> str:
+    return f"{str(exc).rstrip()} (the local TOM's time limit is {timeout:g} s per request)"
+
+
+def row_limit_message(max_rows: int) -> str:
+    return (
+        f"the result has more than {max_rows} rows, the local TOM's limit for db/runsqlquery/; "
+        "add a LIMIT or use the long-query interface (db/submitsqlquery/)"
+    )
+
+
+def dedupe_columns(cols: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Columns as the row dicts see them: a repeated name keeps its first position and the type
+    of its last occurrence."""
+    out: dict[str, dict[str, str]] = {}
+    for c in cols:
+        if c["name"] in out:
+            out[c["name"]]["type"] = c["type"]
+        else:
+            out[c["name"]] = dict(c)
+    return list(out.values())
 
 
 def column_types(cursor: psycopg.Cursor) -> list[dict[str, str]]:
@@ -170,155 +318,6 @@ def column_types(cursor: psycopg.Cursor) -> list[dict[str, str]]:
     return out
 
 
-class ReadOnlyDatabase:
-    """Runs user SQL as :data:`RO_ROLE` through a small pool of connections."""
-
-    def __init__(self, conninfo: str, *, timeout: float = 60.0, max_idle: int = 8) -> None:
-        self._conninfo = conninfo
-        self.timeout = timeout
-        self._idle: list[psycopg.Connection] = []
-        self._lock = threading.Lock()
-        self._max_idle = max_idle
-
-    def __repr__(self) -> str:  # never show the role's password
-        return f"ReadOnlyDatabase(role={RO_ROLE!r}, timeout={self.timeout})"
-
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
-
-    @contextmanager
-    def transaction(self, timeout: float | None = None) -> Iterator[psycopg.Cursor]:
-        """A cursor in a fresh transaction that is rolled back (and the session reset) afterwards."""
-        timeout = self.timeout if timeout is None else timeout
-        with self._lock:
-            conn = self._idle.pop() if self._idle else None
-        if conn is None or conn.closed:
-            conn = self._connect()
-        ok = False
-        # The watchdog: user SQL can change statement_timeout, not this timer.
-        watchdog = threading.Timer(timeout + 2.0, conn.cancel_safe)
-        watchdog.daemon = True
-        try:
-            cur = conn.cursor()
-            if timeout != self.timeout:
-                cur.execute(
-                    "SELECT set_config('statement_timeout', %s, false)", (f"{int(timeout * 1000)}",)
-                )
-            watchdog.start()
-            yield cur
-            ok = True
-        finally:
-            watchdog.cancel()
-            self._release(conn, ok)
-
-    def _connect(self, attempts: int = 3) -> psycopg.Connection:
-        """A new connection as the read-only role. A failed attempt is retried after a short
-        pause: on a loaded machine the embedded server's socket has been seen to be briefly
-        unavailable, and one lost request would abort a notebook."""
-        for attempt in range(1, attempts + 1):
-            try:
-                # The default timeout is a connection option, so DISCARD ALL restores it for free.
-                return psycopg.connect(
-                    self._conninfo,
-                    application_name="elasticc-tutorial-localtom",
-                    options=f"-c statement_timeout={int(self.timeout * 1000)}",
-                )
-            except psycopg.OperationalError:
-                if attempt == attempts:
-                    raise
-                time.sleep(0.5 * attempt)
-        raise AssertionError("unreachable")
-
-    def _release(self, conn: psycopg.Connection, ok: bool) -> None:
-        try:
-            conn.rollback()
-            conn.autocommit = True
-            conn.execute("DISCARD ALL")  # temp tables, settings, prepared statements
-            conn.autocommit = False
-        except psycopg.Error:
-            conn.close()
-            return
-        with self._lock:
-            if len(self._idle) < self._max_idle and not conn.closed:
-                self._idle.append(conn)
-                return
-        conn.close()
-
-    @staticmethod
-    def execute(cur: psycopg.Cursor, query: str, subdict: dict[str, Any] | None) -> None:
-        """One user statement, always through the extended protocol (one statement per string)."""
-        q, params = expand_subdict(query, subdict)
-        try:
-            cur.execute(q, params, prepare=True)
-        except psycopg.errors.QueryCanceled as exc:
-            raise QueryError(f"query cancelled (statement timeout): {exc}") from None
-        except psycopg.Error as exc:
-            raise QueryError(str(exc).strip()) from None
-        except (TypeError, KeyError, ValueError, psycopg.ProgrammingError) as exc:
-            raise QueryError(f"bad substitution in query: {exc}") from None
-
-    def run(
-        self,
-        queries: Sequence[str],
-        subdicts: Sequence[dict[str, Any]],
-        *,
-        max_rows: int = 1_000_000,
-        timeout: float | None = None,
-    ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-        """Run ``queries`` in one transaction; return the last one's rows (dicts) and column types."""
-        with self.transaction(timeout) as cur:
-            for query, subdict in zip(queries, subdicts, strict=True):
-                self.execute(cur, query, subdict)
-            if cur.description is None:
-                raise QueryError("the last query returned no rows (it must be a SELECT)")
-            columns = column_types(cur)
-            names = [c["name"] for c in columns]
-            rows = []
-            while batch := cur.fetchmany(10_000):
-                rows.extend(dict(zip(names, r, strict=True)) for r in batch)
-                if len(rows) > max_rows:
-                    raise QueryError(
-                        f"more than {max_rows} rows; use the long-query interface "
-                        "(db/submitsqlquery/) for big results"
-                    )
-            return rows, columns
-
-    @contextmanager
-    def stream(
-        self,
-        queries: Sequence[str],
-        subdicts: Sequence[dict[str, Any]],
-        *,
-        timeout: float | None = None,
-    ) -> Iterator[tuple[list[dict[str, str]], Iterator[tuple]]]:
-        """Like :meth:`run` but yields ``(columns, row_iterator)`` once, streaming the last query."""
-        with self.transaction(timeout) as cur:
-            for query, subdict in zip(queries[:-1], subdicts[:-1], strict=True):
-                self.execute(cur, query, subdict)
-            q, params = expand_subdict(queries[-1], subdicts[-1])
-            try:
-                # Chunked (libpq >= 17) or single-row mode: bounded memory on both sides.
-                it = cur.stream(q, params, size=5000) if _CHUNKED else cur.stream(q, params)
-                first = next(it, None)
-            except psycopg.errors.QueryCanceled as exc:
-                raise QueryError(f"query cancelled (statement timeout): {exc}") from None
-            except psycopg.Error as exc:
-                raise QueryError(str(exc).strip()) from None
-            if cur.description is None:
-                raise QueryError("the last query returned no rows (it must be a SELECT)")
-
-            def rows() -> Iterator[tuple]:
-                if first is None:
-                    return
-                yield first
-                try:
-                    yield from it
-                except psycopg.errors.QueryCanceled as exc:
-                    raise QueryError(f"query cancelled (statement timeout): {exc}") from None
-                except psycopg.Error as exc:
-                    raise QueryError(str(exc).strip()) from None
-
-            yield column_types(cur), rows()
+def user_id_of(request: Any) -> int:
+    """The TOM user's id, which names their PostgreSQL role."""
+    return int(request.user.pk)

@@ -1,29 +1,70 @@
 """The long-query runner: a background thread that runs queued ``db_queryqueue`` rows one at a time
-(like the real TOM's single ``long_query_runner``), streaming the last query's rows to a CSV file."""
+(like desc-tom's single ``long_query_runner``) as the submitting user's role, streaming the last
+query's rows from a server-side cursor to a file.
+
+While a query runs, the runner holds a PostgreSQL advisory lock named after its id. A query marked
+started whose lock nobody holds had its runner die (a killed server): :func:`fail_orphans` marks it
+failed, at start and at every poll, so clients learn it at once instead of waiting forever.
+"""
 
 from __future__ import annotations
 
 import csv
-import itertools
 import logging
 import os
 import pickle
 import threading
+import uuid
 from pathlib import Path
 
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from elasticc_tutorial.localtom.readonly import QueryError, ReadOnlyDatabase
+from elasticc_tutorial.localtom.readonly import Overloaded, QueryError, ReadOnlyDatabase
 
 log = logging.getLogger(__name__)
 
+ORPHAN_TEXT = (
+    "the local TOM's long-query runner stopped while this query was running (the server was "
+    "stopped or killed); submit the query again"
+)
+
+
+def _lock_key(queryid: uuid.UUID) -> int:
+    return int.from_bytes(queryid.bytes[:8], "big", signed=True)
+
+
+def fail_orphans() -> int:
+    """Mark failed every started, unfinished query whose runner is gone; how many."""
+    from elasticc_tutorial.localtom.models import QueryQueue
+
+    n = 0
+    for q in QueryQueue.objects.filter(started__isnull=False, finished__isnull=True):
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(q.queryid)])
+            if not cur.fetchone()[0]:
+                continue  # a live runner (maybe another local TOM's) holds it
+            try:
+                n += QueryQueue.objects.filter(pk=q.pk, finished__isnull=True).update(
+                    error=True, errortext=ORPHAN_TEXT, finished=timezone.now()
+                )
+            finally:
+                cur.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(q.queryid)])
+    if n:
+        log.warning("%d long queries lost their runner; marked failed", n)
+    return n
+
 
 class LongQueryRunner(threading.Thread):
-    """Runs queued long queries as the read-only role; results go to ``results_dir/<queryid>``."""
+    """Runs queued long queries; results go to ``results_dir/<queryid>``."""
 
     def __init__(
-        self, ro: ReadOnlyDatabase, results_dir: Path, *, timeout: float = 3600.0, poll: float = 5.0
+        self,
+        ro: ReadOnlyDatabase,
+        results_dir: Path,
+        *,
+        timeout: float = 3600.0,
+        poll: float = 5.0,
     ) -> None:
         super().__init__(name="long-query-runner", daemon=True)
         self.ro = ro
@@ -44,6 +85,7 @@ class LongQueryRunner(threading.Thread):
     def run(self) -> None:
         while not self._stopping.is_set():
             try:
+                fail_orphans()
                 while not self._stopping.is_set() and self._run_one():
                     pass
             except Exception:  # keep the runner alive whatever one query does
@@ -54,6 +96,7 @@ class LongQueryRunner(threading.Thread):
             self._wake.clear()
 
     def _claim(self):
+        """The oldest queued query, marked started, with its advisory lock held (or None)."""
         from elasticc_tutorial.localtom.models import QueryQueue
 
         with transaction.atomic():
@@ -63,9 +106,12 @@ class LongQueryRunner(threading.Thread):
                 .order_by("submitted")
                 .first()
             )
-            if q is not None:
-                q.started = timezone.now()
-                q.save(update_fields=["started"])
+            if q is None:
+                return None
+            with connection.cursor() as cur:  # session lock: outlives this transaction
+                cur.execute("SELECT pg_advisory_lock(%s)", [_lock_key(q.queryid)])
+            q.started = timezone.now()
+            q.save(update_fields=["started"])
         return q
 
     def _run_one(self) -> bool:
@@ -76,33 +122,73 @@ class LongQueryRunner(threading.Thread):
         path = self.results_dir / str(q.queryid)
         tmp = path.with_name(path.name + ".part")
         try:
-            if q.format == "numpy":
-                raise QueryError("format 'numpy' is not implemented (as in the real TOM); use csv")
-            with self.ro.stream(q.queries, q.subdicts, timeout=self.timeout) as (columns, rows):
-                names = [c["name"] for c in columns]
-                if q.format == "pandas":
-                    import pandas
-
-                    frame = pandas.DataFrame.from_records(list(rows), columns=names)
-                    with tmp.open("wb") as fh:
-                        pickle.dump(frame, fh)
-                    n = len(frame)
-                else:
-                    counter = itertools.count()
-                    with tmp.open("w", newline="", encoding="utf-8") as fh:
-                        writer = csv.writer(fh, lineterminator="\n")
-                        # pandas to_csv layout, as the real TOM: an unnamed index column first;
-                        # csv writes None as an empty field and bools as True/False, like pandas.
-                        writer.writerow(["", *names])
-                        writer.writerows((next(counter), *row) for row in rows)
-                    n = next(counter)
+            try:
+                columns, n = self._execute(q, tmp)
+            except QueryError as exc:
+                if str(exc) != "no results to fetch":
+                    raise
+                raise QueryError(  # desc-tom's runner iterates over fetchall()'s None
+                    "'NoneType' object is not iterable (the last statement returned no rows)"
+                ) from None
             os.replace(tmp, path)
             q.columns, q.nrows, q.finished = columns, n, timezone.now()
             q.save(update_fields=["columns", "nrows", "finished"])
             log.info("long query %s finished: %d rows", q.queryid, n)
+        except Overloaded:  # the user's connections are all busy: back to the queue
+            tmp.unlink(missing_ok=True)
+            q.started = None
+            q.save(update_fields=["started"])
+            return False
         except Exception as exc:
             tmp.unlink(missing_ok=True)
             q.error, q.errortext, q.finished = True, str(exc), timezone.now()
             q.save(update_fields=["error", "errortext", "finished"])
             log.info("long query %s failed: %s", q.queryid, exc)
+        finally:
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(q.queryid)])
         return True
+
+    def _execute(self, q, tmp: Path) -> tuple[list[dict[str, str]], int]:
+        """Run the query into ``tmp``; its columns and row count. As desc-tom, lists in subdicts
+        come back from jsonb as lists and bind as ARRAY[...], and ``numpy`` fails after running."""
+        limits = self.ro.limits
+        with self.ro.results(
+            q.queries, q.subdicts, user_id=q.owner_id, timeout=self.timeout, lists_as_arrays=True
+        ) as (columns, batches):
+            names = [c["name"] for c in columns]
+            if q.format == "csv":
+                n = 0
+                with tmp.open("w", newline="", encoding="utf-8") as fh:
+                    writer = csv.writer(fh, lineterminator="\n")
+                    # pandas to_csv layout, as desc-tom: an unnamed index column first; csv writes
+                    # None as an empty field and bools as True/False, like pandas.
+                    writer.writerow(["", *names])
+                    for batch in batches:
+                        before = fh.tell()
+                        writer.writerows((n + i, *row) for i, row in enumerate(batch))
+                        n += len(batch)
+                        batches.feedback(fh.tell() - before, len(batch))
+                        if fh.tell() > limits.max_result_bytes:
+                            raise QueryError(
+                                f"the result file is larger than {limits.max_result_bytes} "
+                                "bytes, the local TOM's limit for long queries; select fewer "
+                                "rows or columns, or split the query"
+                            )
+                return columns, n
+            rows: list[tuple] = []
+            for batch in batches:
+                rows.extend(batch)
+                if len(rows) > limits.max_pandas_rows:
+                    raise QueryError(
+                        f"more than {limits.max_pandas_rows} rows, the local TOM's limit for "
+                        f"format {q.format!r} (built in memory); use format 'csv'"
+                    )
+        if q.format == "numpy":
+            raise QueryError("numpy return format isn't implemented yet")
+        import pandas
+
+        frame = pandas.DataFrame(rows, columns=names)
+        with tmp.open("wb") as fh:
+            pickle.dump(frame, fh)
+        return columns, len(frame)

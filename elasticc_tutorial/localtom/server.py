@@ -13,9 +13,7 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from elasticc_tutorial import pg
+from elasticc_tutorial.localtom.http import Capacity, _Stop, close_server, make_server
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +93,13 @@ def _setup_django(conninfo: str, verbose: bool) -> None:
     from elasticc_tutorial.localtom.conf import build_settings
 
     if not settings.configured:
-        settings.configure(**build_settings(conninfo, debug_log=verbose))
+        conf = build_settings(conninfo, debug_log=verbose)
+        # A pool that stays busy past its wait answers 503 + Retry-After, never a 500.
+        conf["MIDDLEWARE"] = [
+            *conf["MIDDLEWARE"],
+            "elasticc_tutorial.localtom.http.OverloadMiddleware",
+        ]
+        settings.configure(**conf)
         django.setup()
     from django.core.management import call_command
 
@@ -110,21 +115,6 @@ def _ensure_user(password: str) -> None:
         user.save()
 
 
-def _server_class():
-    from django.core.servers.basehttp import ThreadedWSGIServer
-
-    class Server(ThreadedWSGIServer):
-        """Django's threaded WSGI server with TCP_NODELAY: its handler writes headers and body
-        separately, which with Nagle's algorithm and delayed ACKs costs 40 ms per keep-alive request."""
-
-        def get_request(self):
-            sock, addr = super().get_request()
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return sock, addr
-
-    return Server
-
-
 def serve(
     sample_dir: str | Path | None = None,
     *,
@@ -135,19 +125,19 @@ def serve(
     verbose: bool = False,
     sql_timeout: float = 60.0,
     long_timeout: float = 3600.0,
+    capacity: Capacity | None = None,
 ) -> None:
     """Serve the local TOM on ``127.0.0.1:port`` (0: any free port) until SIGINT/SIGTERM.
 
     ``on_ready(url, username, passwordfile)`` is called once the server accepts connections.
     """
-    from django.core.servers.basehttp import WSGIRequestHandler
     from django.core.wsgi import get_wsgi_application
 
-    from elasticc_tutorial.localtom.readonly import ReadOnlyDatabase, setup_role
-    from elasticc_tutorial.localtom.runner import LongQueryRunner
+    from elasticc_tutorial.localtom.readonly import ReadOnlyDatabase
+    from elasticc_tutorial.localtom.runner import LongQueryRunner, fail_orphans
     from elasticc_tutorial.localtom.views_common import RUNTIME
 
-    _Server = _server_class()
+    capacity = capacity or Capacity.from_env()
     sample = Path(sample_dir).expanduser().resolve() if sample_dir else None
     if sample is not None and not sample.is_dir():
         raise FileNotFoundError(f"sample directory {sample} does not exist")
@@ -156,27 +146,34 @@ def serve(
     with database(sample, database_url) as conninfo:
         _setup_django(conninfo, verbose)
         _ensure_user(read_or_create_password(cred))
-        ro = ReadOnlyDatabase(setup_role(conninfo), timeout=sql_timeout)
+        fail_orphans()  # queries whose runner died with a previous server
+        ro = ReadOnlyDatabase(
+            conninfo,
+            timeout=sql_timeout,
+            max_connections=capacity.sql_connections,
+            max_per_role=capacity.connections_per_user,
+            checkout_timeout=capacity.queue_timeout,
+        )
         runner = LongQueryRunner(ro, results_dir, timeout=long_timeout)
         RUNTIME.ro, RUNTIME.runner, RUNTIME.results_dir = ro, runner, results_dir
         runner.start()
-        httpd = _Server(("127.0.0.1", port), WSGIRequestHandler, ipv6=False)
-        httpd.set_app(get_wsgi_application())
-        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        httpd = make_server(get_wsgi_application(), port, capacity)
+        url = f"http://127.0.0.1:{httpd.effective_port}"
 
-        def stop(signum, frame):  # shutdown() blocks until serve_forever returns: other thread
-            threading.Thread(target=httpd.shutdown, daemon=True).start()
+        def stop(signum, frame):
+            raise _Stop
 
         old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             log.info("local TOM at %s", url)
             if on_ready:
                 on_ready(url, USERNAME, cred)
-            httpd.serve_forever(poll_interval=0.2)
+            with contextlib.suppress(_Stop):
+                httpd.run()
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
-            httpd.server_close()
+            close_server(httpd)
             runner.stop()
             runner.join(timeout=10)
             ro.close()

@@ -44,6 +44,17 @@ class TomJSONEncoder(DjangoJSONEncoder):
         return super().default(o)
 
 
+class DescJSONEncoder(DjangoJSONEncoder):
+    """Exactly desc-tom's writer for SQL results (Django's encoder): Decimal as a string, times cut
+    to milliseconds with ``Z``, intervals as ``P1DT02H00M00S``, NaN/Infinity as bare tokens; bytes
+    are an error, as psycopg2's memoryview is in desc-tom."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, bytes | memoryview):
+            raise TypeError("Object of type memoryview is not JSON serializable")
+        return super().default(o)
+
+
 def json_response(data: Any, status: int = 200) -> HttpResponse:
     return HttpResponse(
         json.dumps(data, cls=TomJSONEncoder), status=status, content_type="application/json"
@@ -52,6 +63,19 @@ def json_response(data: Any, status: int = 200) -> HttpResponse:
 
 def text_response(text: str, status: int) -> HttpResponse:
     return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
+
+
+#: Seconds a client is asked to wait after a 503 (the server was at capacity).
+RETRY_AFTER = 2
+
+
+def overloaded_response(reason: str) -> HttpResponse:
+    """503 with ``Retry-After``: the server is at capacity; the request was not run."""
+    resp = text_response(
+        f"503 Service Unavailable: the local TOM is busy ({reason}); retry in {RETRY_AFTER} s", 503
+    )
+    resp["Retry-After"] = str(RETRY_AFTER)
+    return resp
 
 
 def clean_float(x: float | None) -> float | None:
