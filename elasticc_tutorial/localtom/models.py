@@ -107,8 +107,8 @@ class TomRouter:
     sessions, the query queue) use ``default``, whose search_path is the local schema only."""
 
     @staticmethod
-    def _is_tom(model) -> bool:
-        return model._meta.db_table.startswith("elasticc2_")
+    def _is_tom(model_or_instance) -> bool:
+        return model_or_instance._meta.db_table.startswith("elasticc2_")
 
     def db_for_read(self, model, **hints):
         return TOM_DB if self._is_tom(model) else "default"
@@ -116,7 +116,7 @@ class TomRouter:
     db_for_write = db_for_read
 
     def allow_relation(self, obj1, obj2, **hints):
-        return self._is_tom(type(obj1)) == self._is_tom(type(obj2))
+        return self._is_tom(obj1) == self._is_tom(obj2)  # (instances may be lazy proxies)
 
     def allow_migrate(self, db, app_label, model_name=None, **hints):
         return db == "default"
