@@ -22,7 +22,7 @@ from elasticc_tutorial.sample.simulate import simulate_model
 
 pytestmark = pytest.mark.slow
 
-B, D, R, I, T, BOOL = "bigint", "double precision", "real", "integer", "text", "boolean"
+B, D, R, INT, T, BOOL = "bigint", "double precision", "real", "integer", "text", "boolean"
 TS = "timestamp with time zone"
 NN, NULL = True, False
 BANDS = "ugrizy"
@@ -75,10 +75,10 @@ ALERT = [
     ("diasource_id", B, NULL),
 ]
 TRUTH = [
-    ("libid", I, NN),
-    ("sim_searcheff_mask", I, NN),
-    ("gentype", I, NN),
-    ("sim_template_index", I, NN),
+    ("libid", INT, NN),
+    ("sim_searcheff_mask", INT, NN),
+    ("gentype", INT, NN),
+    ("sim_template_index", INT, NN),
     ("zcmb", R, NN),
     ("zhelio", R, NN),
     ("zcmb_smear", R, NN),
@@ -102,15 +102,18 @@ TRUTH = [
     ("snrmax", R, NN),
     ("snrmax2", R, NN),
     ("snrmax3", R, NN),
-    ("nobs", I, NN),
-    ("nobs_saturate", I, NN),
+    ("nobs", INT, NN),
+    ("nobs_saturate", INT, NN),
     ("diaobject_id", B, NN),
 ]
 
 
 def _point(kind: str) -> list[tuple[str, str, bool]]:
-    return [(f"{kind}_id", B, NULL), (f"{kind}flux", D, NULL), (f"{kind}fluxerr", D, NULL)] + [
-        (f"{kind}mjd", D, NULL)
+    return [
+        (f"{kind}_id", B, NULL),
+        (f"{kind}flux", D, NULL),
+        (f"{kind}fluxerr", D, NULL),
+        (f"{kind}mjd", D, NULL),
     ]
 
 
@@ -147,15 +150,15 @@ EXPECTED: dict[str, list[tuple[str, str, bool]]] = {
     "elasticc2_brokersourceids": [("diasource_id", B, NN)],
     "elasticc2_importppdbrunning": [("id", B, NN), ("running", BOOL, NN)],
     "elasticc2_gentypeofclassid": [
-        ("id", I, NN),
-        ("classid", I, NN),
-        ("gentype", I, NULL),
+        ("id", INT, NN),
+        ("classid", INT, NN),
+        ("gentype", INT, NULL),
         ("description", T, NN),
     ],
     "elasticc2_classidofgentype": [
-        ("id", I, NN),
-        ("gentype", I, NN),
-        ("classid", I, NN),
+        ("id", INT, NN),
+        ("gentype", INT, NN),
+        ("classid", INT, NN),
         ("exactmatch", BOOL, NN),
         ("categorymatch", BOOL, NN),
         ("description", T, NN),
@@ -165,7 +168,7 @@ EXPECTED: dict[str, list[tuple[str, str, bool]]] = {
     "elasticc2_diaobjectoftarget": [
         ("id", B, NN),
         ("diaobject_id", B, NN),
-        ("tomtarget_id", I, NN),
+        ("tomtarget_id", INT, NN),
     ],
     "elasticc2_diaobjectinfo": [
         ("_id", B, NN),
@@ -190,24 +193,24 @@ EXPECTED: dict[str, list[tuple[str, str, bool]]] = {
         ("diaobject_id", B, NN),
     ],
     "elasticc2_spectruminfo": [
-        ("specinfo_id", I, NN),
+        ("specinfo_id", INT, NN),
         ("facility", T, NULL),
         ("inserted_at", TS, NN),
         ("mjd", R, NN),
         ("z", R, NULL),
-        ("classid", I, NULL),
+        ("classid", INT, NULL),
         ("diaobject_id", B, NN),
     ],
     "elasticc2_wantedspectra": [
         ("wantspec_id", T, NN),
         ("wanttime", TS, NN),
         ("requester", T, NULL),
-        ("priority", I, NN),
+        ("priority", INT, NN),
         ("diaobject_id", B, NN),
-        ("user_id", I, NN),
+        ("user_id", INT, NN),
     ],
     "elasticc2_plannedspectra": [
-        ("reqspec_id", I, NN),
+        ("reqspec_id", INT, NN),
         ("facility", T, NN),
         ("created_at", TS, NN),
         ("plantime", TS, NULL),
@@ -434,7 +437,7 @@ def test_indexes(loaded):
            WHERE i.indrelid::regclass::text LIKE 'elasticc2%%' AND NOT i.indisprimary"""
     ).fetchall()
     single = {(t, c) for t, c, n in rows if n == 1}
-    assert INDEXED <= single
+    assert single >= INDEXED
     # the four brokerclassifier indexes of the reference
     multi = conn.execute(
         "SELECT count(*) FROM pg_index WHERE indrelid = 'elasticc2_brokerclassifier'::regclass "
@@ -464,18 +467,14 @@ def test_training_tables_hold_the_training_set(loaded):
     n_alert, n_sent = conn.execute(
         "SELECT count(*), count(alertsenttimestamp) FROM elasticc2_trainingalert"
     ).fetchone()
-    assert n_alert == conn.execute(
-        "SELECT count(*) FROM elasticc2_trainingdiasource"
-    ).fetchone()[0]
+    assert n_alert == conn.execute("SELECT count(*) FROM elasticc2_trainingdiasource").fetchone()[0]
     assert n_alert > 0 and n_sent == 0
     assert counts["elasticc2_trainingdiaobject"] == nobj
 
 
 def test_lock_row_and_empty_route_tables(loaded):
     conn, _, _ = loaded
-    assert conn.execute("SELECT running FROM elasticc2_importppdbrunning").fetchall() == [
-        (False,)
-    ]
+    assert conn.execute("SELECT running FROM elasticc2_importppdbrunning").fetchall() == [(False,)]
     for t in (
         "elasticc2_spectruminfo",
         "elasticc2_wantedspectra",
