@@ -2,6 +2,12 @@
 
 The secret key is random per start, so restarting the server logs every client out (our client logs
 in again by itself). Only 127.0.0.1 is served; ``DEBUG`` is off so errors never dump tracebacks.
+
+Two connections to the one database: ``default`` (search_path = :data:`LOCAL_SCHEMA` only) holds
+everything the local TOM itself creates (Django's auth, session, content-type and migration tables,
+the query queue); ``tom`` (the server's own search_path) reads and writes the ``elasticc2_*`` tables.
+So a database made by desc-tom's own Django app, whose ``public`` already has ``auth_user``,
+``django_migrations`` and ``db_queryqueue``, is served as it is and its ``public`` is never touched.
 """
 
 from __future__ import annotations
