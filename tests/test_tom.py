@@ -256,7 +256,7 @@ def add_user(admin: psycopg.Connection, username: str) -> str:
     digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 1000)
     encoded = f"pbkdf2_sha256$1000${salt}${base64.b64encode(digest).decode()}"
     admin.execute(
-        "INSERT INTO auth_user (password, username, is_superuser, first_name, last_name, email, "
+        "INSERT INTO elasticc_tutorial_local.auth_user (password, username, is_superuser, first_name, last_name, email, "
         "is_staff, is_active, date_joined) VALUES (%s, %s, false, '', '', '', false, true, now())",
         (encoded, username),
     )
@@ -321,18 +321,16 @@ def test_json_post_without_csrf_header_is_refused(tom):
         ("POST", "db/submitsqlquery/"),
         ("POST", "db/checksqlquery/00000000-0000-0000-0000-000000000000/"),
         ("POST", "db/getsqlqueryresults/00000000-0000-0000-0000-000000000000/"),
-        ("GET", "elasticc2/classids"),
-        ("GET", "elasticc2/classifiers_json"),
         ("GET", "elasticc2/ltcv"),
         ("GET", "elasticc2/gethottransients"),
         ("GET", "elasticc2/getalert"),
-        ("GET", f"elasticc2/brokerclassfortruetype/json/objects/{CLASSIFIER}/2222/"),
-        ("GET", "elasticc2/ppdbdiaobject/"),
     ],
 )
 def test_anonymous_calls_get_403(tom, method, page):
     r = requests.request(method, f"{tom.url}/{page}", json={"query": "SELECT 1"})
     assert r.status_code == 403
+    # the LoginRequiredMixin pages redirect to the login page, the REST routes answer 401
+    # (tom-fidelity §1; every route is covered in test_tom_routes.py)
 
 
 def test_client_repr_and_open_password_file(tom, tmp_path):
@@ -477,12 +475,14 @@ ATTACKS = [
 def test_writes_and_escapes_are_refused(client, admin, attack, tmp_path):
     marker = tmp_path / "pwned"
     before = admin.execute("SELECT count(*), sum(ra) FROM elasticc2_diaobject").fetchone()
-    users = admin.execute("SELECT count(*) FROM auth_user").fetchone()
+    users = admin.execute("SELECT count(*) FROM elasticc_tutorial_local.auth_user").fetchone()
     r = client.post("db/runsqlquery/", json={"query": attack.format(marker=marker)})
     assert r.status_code == 200
     assert r.json()["status"] == "error", r.json()
     assert admin.execute("SELECT count(*), sum(ra) FROM elasticc2_diaobject").fetchone() == before
-    assert admin.execute("SELECT count(*) FROM auth_user").fetchone() == users
+    assert (
+        admin.execute("SELECT count(*) FROM elasticc_tutorial_local.auth_user").fetchone() == users
+    )
     assert admin.execute("SELECT to_regclass('public.evil')").fetchone() == (None,)
     assert admin.execute("SELECT to_regclass('public.elasticc2_gentypeofclassid')").fetchone() != (
         None,
@@ -636,8 +636,8 @@ def test_ltcv_formats(client):
     assert f0[0]["photometry"]["mjd"] == [p["mjd"] for p in expected]
     assert f0[0]["photometry"]["band"] == [p["band"] for p in expected]
     assert f0[0]["photometry"]["flux"] == [p["flux"] for p in expected]
-    f1 = client.ltcv(1001, mjd_now=mjd_now, return_format=1)
-    assert f1[0]["mjd"] == f0[0]["photometry"]["mjd"] and "photometry" not in f1[0]
+    with pytest.raises(TomError, match="Exception in LtcvsView: 'mjd'"):  # desc-tom's bug
+        client.ltcv(1001, mjd_now=mjd_now, return_format=1)
     f2 = client.ltcv([1001, 1002], mjd_now=mjd_now, return_format=2)
     assert f2["objectid"] == [1001, 1002] and f2["mjd"][0] == f0[0]["photometry"]["mjd"]
     assert pl.DataFrame(f2).height == 2
@@ -648,7 +648,7 @@ def test_ltcv_formats(client):
 def test_ltcv_errors(client):
     with pytest.raises(TomError, match=r"HTTP 500: Exception in LtcvsView: Unknown parameters"):
         client.query("elasticc2/ltcv", {"objectid": 1001, "bogus": 1})
-    with pytest.raises(TomError, match="exactly one of objectid or objectids"):
+    with pytest.raises(TomError, match="Can't supply both objectid and objectids"):
         client.query("elasticc2/ltcv", {"objectid": 1001, "objectids": [1001]})
 
 
@@ -667,7 +667,8 @@ def test_hot_transients(client):
     with pytest.raises(ValueError):
         client.hot_transients(detected_in_last_days=1, detected_since_mjd=0)
     with pytest.raises(
-        TomError, match="HTTP 500: Exception in GetHotSNeView: Error, can't give both"
+        TomError,
+        match="HTTP 500: Error, only give one of detected_since_mjd or detected_in_last_days",
     ):
         client.query(
             "elasticc2/gethottransients", {"detected_in_last_days": 1, "detected_since_mjd": 0}
@@ -711,7 +712,7 @@ def test_brokerclassfortruetype(client):
     r = client.get(f"elasticc2/brokerclassfortruetype/json/nonsense/{CLASSIFIER}/2222/")
     assert r.status_code == 400 and "error" in r.json()
     r = client.get("elasticc2/brokerclassfortruetype/json/objects/999/2222/")
-    assert r.status_code == 400 and "Unknown classifier" in r.json()["error"]
+    assert r.json() == {"error": "Can't find data file for classifier 999, class 2222"}
 
 
 def test_ppdbdiaobject_pagination(client):

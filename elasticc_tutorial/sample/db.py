@@ -9,7 +9,11 @@ Table and column names, PostgreSQL types, nullability, primary keys and index na
   ``elasticc2_diaobject``, ``elasticc2_diasource``, ``elasticc2_diaforcedsource``;
 * the broker replies: ``elasticc2_brokerclassifier`` and ``elasticc2_brokermessage`` (parallel
   ``classid smallint[]`` / ``probability real[]`` arrays);
-* the taxonomy maps ``elasticc2_gentypeofclassid`` and ``elasticc2_classidofgentype``.
+* the taxonomy maps ``elasticc2_gentypeofclassid`` and ``elasticc2_classidofgentype``;
+* the training set (``elasticc2_training*``), the summaries the TOM derives (``diaobjectinfo``,
+  ``diaobjectclassification``, ``brokersourceids``, ``importppdbrunning``) and the tables its routes
+  fill (the spectrum tables, ``diaobjectoftarget``), all 25 of ``tom-fidelity.md`` §5; the column
+  lists live in :mod:`elasticc_tutorial.sample.dbschema`.
 
 The SNANA -> table mapping (:func:`ppdb_tables`) is the one of the TOM's ``load_snana_fits``: every
 PHOT point is a forced source with id ``SNID * 100000 + point index``; detections
@@ -20,7 +24,8 @@ The q3c sky indexes of the real TOM (``idx_elasticc2_*_q3c``) are created only w
 the q3c extension available (the embedded pgserver does not).
 
 Public functions: :func:`create_tables`, :func:`create_indexes`, :func:`create_schema`,
-:func:`ppdb_tables`, :func:`taxonomy_tables`, :func:`copy_frame`, :func:`load`, :func:`table_names`.
+:func:`ppdb_tables`, :func:`training_tables`, :func:`taxonomy_tables`, :func:`copy_frame`, :func:`load`,
+:func:`table_names`.
 """
 
 from __future__ import annotations
@@ -35,6 +40,19 @@ from psycopg import sql
 
 from elasticc_tutorial import taxonomy
 from elasticc_tutorial.photometry import BANDS, FLUXCAL_TO_NJY, PHOTFLAG_DETECT
+from elasticc_tutorial.sample.dbderived import DERIVED_SQL
+from elasticc_tutorial.sample.dbschema import (
+    COLUMNS,
+    FOREIGN_KEYS,
+    INDEXES,
+    LIKE_INDEXES,
+    PKEYS,
+    Q3C,
+    TRUTH_COLS,
+    UNIQUE,
+    django_index_name,
+    host_columns,
+)
 
 __all__ = [
     "COLUMNS",
@@ -49,6 +67,7 @@ __all__ = [
     "ppdb_tables",
     "table_names",
     "taxonomy_tables",
+    "training_tables",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,256 +80,9 @@ DEFAULT_SIMVERSION = "2023-04-01"
 DDF_MIN_POINTS = 1000
 
 _BANDS = [b.lower() for b in BANDS]  # the TOM database spells the Y band "y"
-_QUANTILES = [f"q{q:03d}" for q in range(0, 101, 10)]
-
-
-def _host_columns(prefix: str) -> list[str]:
-    """The 32 per-host columns in TOM order (``y`` lower-case, as in the database)."""
-    return (
-        [f"{prefix}_{c}" for c in ("ellipticity", "sqradius", "zspec", "zspec_err", "zphot")]
-        + [f"{prefix}_zphot_err"]
-        + [f"{prefix}_zphot_{q}" for q in _QUANTILES]
-        + [f"{prefix}_mag_{b}" for b in _BANDS]
-        + [f"{prefix}_{c}" for c in ("ra", "dec", "snsep")]
-        + [f"{prefix}_magerr_{b}" for b in _BANDS]
-    )
-
-
-_R = "real"
-_D = "double precision"
-_B = "bigint"
-_I = "integer"
-_TS = "timestamp with time zone"
-
-# (column, type, NOT NULL, extra clause)
-_Col = tuple[str, str, bool, str]
-
-
-def _obj_cols() -> list[_Col]:
-    cols: list[_Col] = [
-        ("diaobject_id", _B, True, ""),
-        ("simversion", "text", False, ""),
-        ("ra", _D, True, ""),
-        ("decl", _D, True, ""),
-    ]
-    cols += [(c, _R, False, "") for c in ("mwebv", "mwebv_err", "z_final", "z_final_err")]
-    cols += [(c, _R, False, "") for c in _host_columns("hostgal") + _host_columns("hostgal2")]
-    cols.append(("isddf", "boolean", True, "DEFAULT false"))
-    return cols
-
-
-_SRC_COLS: list[_Col] = [
-    ("diasource_id", _B, True, ""),
-    ("midpointtai", _D, True, ""),
-    ("filtername", "text", True, ""),
-    ("ra", _D, True, ""),
-    ("decl", _D, True, ""),
-    ("psflux", _R, True, ""),
-    ("psfluxerr", _R, True, ""),
-    ("snr", _R, True, ""),
-    ("diaobject_id", _B, False, ""),
-]
-_FSRC_COLS: list[_Col] = [
-    ("diaforcedsource_id", _B, True, ""),
-    ("midpointtai", _D, True, ""),
-    ("filtername", "text", True, ""),
-    ("psflux", _R, True, ""),
-    ("psfluxerr", _R, True, ""),
-    ("diaobject_id", _B, True, ""),
-]
-_ALERT_COLS: list[_Col] = [
-    ("alert_id", _B, True, ""),
-    ("alertsenttimestamp", _TS, False, ""),
-    ("diasource_id", _B, False, ""),
-    ("diaobject_id", _B, False, ""),
-]
-_TRUTH_COLS: list[_Col] = [
-    ("libid", _I, True, ""),
-    ("sim_searcheff_mask", _I, True, ""),
-    ("gentype", _I, True, ""),
-    ("sim_template_index", _I, True, ""),
-    ("zcmb", _R, True, ""),
-    ("zhelio", _R, True, ""),
-    ("zcmb_smear", _R, True, ""),
-    ("ra", _D, True, ""),
-    ("dec", _D, True, ""),
-    ("mwebv", _R, True, ""),
-    ("galid", _B, False, ""),
-    ("galzphot", _R, False, ""),
-    ("galzphoterr", _R, False, ""),
-    ("galsnsep", _R, False, ""),
-    ("galsnddlr", _R, False, ""),
-    ("rv", _R, True, ""),
-    ("av", _R, True, ""),
-    ("mu", _R, True, ""),
-    ("lensdmu", _R, True, ""),
-    ("peakmjd", _R, True, ""),
-    ("mjd_detect_first", _D, True, ""),
-    ("mjd_detect_last", _D, True, ""),
-    ("dtseason_peak", _R, True, ""),
-    *[(f"peakmag_{b}", _R, True, "") for b in _BANDS],
-    ("snrmax", _R, True, ""),
-    ("snrmax2", _R, True, ""),
-    ("snrmax3", _R, True, ""),
-    ("nobs", _I, True, ""),
-    ("nobs_saturate", _I, True, ""),
-    ("diaobject_id", _B, True, ""),
-]
-_CLASSIFIER_COLS: list[_Col] = [
-    ("classifier_id", _B, True, "GENERATED BY DEFAULT AS IDENTITY"),
-    ("brokername", "character varying(100)", True, ""),
-    ("brokerversion", "text", False, ""),
-    ("classifiername", "character varying(200)", True, ""),
-    ("classifierparams", "text", False, ""),
-    ("modified", _TS, True, ""),
-]
-_MESSAGE_COLS: list[_Col] = [
-    ("brokermessage_id", _B, True, "GENERATED BY DEFAULT AS IDENTITY"),
-    ("streammessage_id", _B, False, ""),
-    ("topicname", "character varying(200)", False, ""),
-    ("alert_id", _B, True, ""),
-    ("diasource_id", _B, True, ""),
-    ("msghdrtimestamp", _TS, False, ""),
-    ("descingesttimestamp", _TS, True, ""),
-    ("elasticcpublishtimestamp", _TS, False, ""),
-    ("brokeringesttimestamp", _TS, False, ""),
-    ("classid", "smallint[]", True, ""),
-    ("classifier_id", _B, True, ""),
-    ("probability", "real[]", True, ""),
-]
-_GENTYPEOFCLASSID_COLS: list[_Col] = [
-    ("id", _I, True, "GENERATED BY DEFAULT AS IDENTITY"),
-    ("classid", _I, True, ""),
-    ("gentype", _I, False, "UNIQUE"),
-    ("description", "text", True, ""),
-]
-_CLASSIDOFGENTYPE_COLS: list[_Col] = [
-    ("id", _I, True, "GENERATED BY DEFAULT AS IDENTITY"),
-    ("gentype", _I, True, ""),
-    ("classid", _I, True, ""),
-    ("exactmatch", "boolean", True, "DEFAULT false"),
-    ("categorymatch", "boolean", True, "DEFAULT false"),
-    ("generalmatch", "boolean", True, "DEFAULT false"),
-    ("broadmatch", "boolean", True, "DEFAULT false"),
-    ("description", "text", True, ""),
-]
-
-#: Every table: name -> [(column, PostgreSQL type, NOT NULL, extra clause)], in column order.
-COLUMNS: dict[str, list[_Col]] = {
-    "elasticc2_ppdbdiaobject": _obj_cols(),
-    "elasticc2_ppdbdiasource": _SRC_COLS,
-    "elasticc2_ppdbdiaforcedsource": _FSRC_COLS,
-    "elasticc2_ppdbalert": _ALERT_COLS,
-    "elasticc2_diaobjecttruth": _TRUTH_COLS,
-    "elasticc2_diaobject": _obj_cols(),
-    "elasticc2_diasource": _SRC_COLS,
-    "elasticc2_diaforcedsource": _FSRC_COLS,
-    "elasticc2_brokerclassifier": _CLASSIFIER_COLS,
-    "elasticc2_brokermessage": _MESSAGE_COLS,
-    "elasticc2_gentypeofclassid": _GENTYPEOFCLASSID_COLS,
-    "elasticc2_classidofgentype": _CLASSIDOFGENTYPE_COLS,
-}
-
-_PKEYS = {
-    "elasticc2_ppdbdiaobject": "diaobject_id",
-    "elasticc2_ppdbdiasource": "diasource_id",
-    "elasticc2_ppdbdiaforcedsource": "diaforcedsource_id",
-    "elasticc2_ppdbalert": "alert_id",
-    "elasticc2_diaobjecttruth": "diaobject_id",
-    "elasticc2_diaobject": "diaobject_id",
-    "elasticc2_diasource": "diasource_id",
-    "elasticc2_diaforcedsource": "diaforcedsource_id",
-    "elasticc2_brokerclassifier": "classifier_id",
-    "elasticc2_brokermessage": "brokermessage_id",
-    "elasticc2_gentypeofclassid": "id",
-    "elasticc2_classidofgentype": "id",
-}
-
-# (index name, table, columns). Names from elasticc2_schema.txt where it gives them (Django's
-# hashed names, case included); descriptive ``*_idx`` names where it does not.
-_INDEXES: list[tuple[str, str, tuple[str, ...]]] = [
-    ("elasticc2_diasource_diaobject_id_597363da", "elasticc2_diasource", ("diaobject_id",)),
-    ("elasticc2_diasource_midPointTai_f4168933", "elasticc2_diasource", ("midpointtai",)),
-    (
-        "elasticc2_diaforcedsource_diaobject_id_8de7d36e",
-        "elasticc2_diaforcedsource",
-        ("diaobject_id",),
-    ),
-    (
-        "elasticc2_diaforcedsource_midPointTai_b15bb818",
-        "elasticc2_diaforcedsource",
-        ("midpointtai",),
-    ),
-    (
-        "elasticc2_b_brokern_177700_idx",
-        "elasticc2_brokerclassifier",
-        ("brokername", "classifiername"),
-    ),
-    (
-        "elasticc2_b_brokern_7aa2ad_idx",
-        "elasticc2_brokerclassifier",
-        ("brokername", "brokerversion"),
-    ),
-    ("elasticc2_b_brokern_de7788_idx", "elasticc2_brokerclassifier", ("brokername",)),
-    (
-        "elasticc2_b_brokern_fad924_idx",
-        "elasticc2_brokerclassifier",
-        ("brokername", "brokerversion", "classifiername", "classifierparams"),
-    ),
-    *[
-        (f"elasticc2_brokermessage_{c}_idx", "elasticc2_brokermessage", (c,))
-        for c in ("alert_id", "classifier_id", "descingesttimestamp", "diasource_id")
-    ],
-    *[
-        (f"elasticc2_diaobjecttruth_{c}_idx", "elasticc2_diaobjecttruth", (c,))
-        for c in (
-            "gentype",
-            "mjd_detect_first",
-            "mjd_detect_last",
-            "peakmjd",
-            "sim_template_index",
-            "zcmb",
-            "zhelio",
-        )
-    ],
-    ("elasticc2_ppdbdiasource_diaobject_id_idx", "elasticc2_ppdbdiasource", ("diaobject_id",)),
-    ("elasticc2_ppdbdiasource_midpointtai_idx", "elasticc2_ppdbdiasource", ("midpointtai",)),
-    (
-        "elasticc2_ppdbdiaforcedsource_diaobject_id_idx",
-        "elasticc2_ppdbdiaforcedsource",
-        ("diaobject_id",),
-    ),
-    (
-        "elasticc2_ppdbdiaforcedsource_midpointtai_idx",
-        "elasticc2_ppdbdiaforcedsource",
-        ("midpointtai",),
-    ),
-    ("elasticc2_ppdbalert_alertsenttimestamp_idx", "elasticc2_ppdbalert", ("alertsenttimestamp",)),
-    ("elasticc2_ppdbalert_diasource_id_idx", "elasticc2_ppdbalert", ("diasource_id",)),
-    ("elasticc2_ppdbalert_diaobject_id_idx", "elasticc2_ppdbalert", ("diaobject_id",)),
-    ("elasticc2_gentypeofclassid_classid_idx", "elasticc2_gentypeofclassid", ("classid",)),
-    ("elasticc2_classidofgentype_gentype_idx", "elasticc2_classidofgentype", ("gentype",)),
-    ("elasticc2_classidofgentype_classid_idx", "elasticc2_classidofgentype", ("classid",)),
-]
-
-# (table, column, referenced table, referenced column)
-_FOREIGN_KEYS: list[tuple[str, str, str, str]] = [
-    ("elasticc2_ppdbdiasource", "diaobject_id", "elasticc2_ppdbdiaobject", "diaobject_id"),
-    ("elasticc2_ppdbdiaforcedsource", "diaobject_id", "elasticc2_ppdbdiaobject", "diaobject_id"),
-    ("elasticc2_ppdbalert", "diasource_id", "elasticc2_ppdbdiasource", "diasource_id"),
-    ("elasticc2_ppdbalert", "diaobject_id", "elasticc2_ppdbdiaobject", "diaobject_id"),
-    ("elasticc2_diaobjecttruth", "diaobject_id", "elasticc2_ppdbdiaobject", "diaobject_id"),
-    ("elasticc2_diasource", "diaobject_id", "elasticc2_diaobject", "diaobject_id"),
-    ("elasticc2_diaforcedsource", "diaobject_id", "elasticc2_diaobject", "diaobject_id"),
-]
-
-# Tables with a q3c sky index in the TOM: (index name, table).
-_Q3C = [
-    ("idx_elasticc2_diaobject_q3c", "elasticc2_diaobject"),
-    ("idx_elasticc2_diasource_q3c", "elasticc2_diasource"),
-    ("idx_elasticc2_ppdbdiaobject_q3c", "elasticc2_ppdbdiaobject"),
-    ("idx_elasticc2_ppdbdiasource_q3c", "elasticc2_ppdbdiasource"),
-]
+_host_columns = host_columns
+_TRUTH_COLS = TRUTH_COLS
+_R, _D, _B, _I = "real", "double precision", "bigint", "integer"
 
 
 def table_names() -> list[str]:
@@ -330,7 +102,7 @@ def _create_table_sql(table: str) -> sql.Composed:
         parts.append(sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(clause)))
     parts.append(
         sql.SQL("CONSTRAINT {} PRIMARY KEY ({})").format(
-            sql.Identifier(f"{table}_pkey"), sql.Identifier(_PKEYS[table])
+            sql.Identifier(f"{table}_pkey"), sql.Identifier(PKEYS[table])
         )
     )
     return sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(table), sql.SQL(", ").join(parts))
@@ -358,9 +130,10 @@ def _q3c_available(conn: psycopg.Connection) -> bool:
 
 
 def create_indexes(conn: psycopg.Connection) -> None:
-    """Create the secondary indexes and foreign keys (after loading: much faster than before)."""
+    """Create the secondary indexes, unique constraints and foreign keys (after loading: much
+    faster than before)."""
     with conn.cursor() as cur:
-        for name, table, cols in _INDEXES:
+        for name, table, cols in INDEXES:
             cur.execute(
                 sql.SQL("CREATE INDEX {} ON {} ({})").format(
                     sql.Identifier(name),
@@ -368,22 +141,37 @@ def create_indexes(conn: psycopg.Connection) -> None:
                     sql.SQL(", ").join(map(sql.Identifier, cols)),
                 )
             )
-        for table, col, ref, refcol in _FOREIGN_KEYS:
+        for name, table, col in LIKE_INDEXES:
+            cur.execute(
+                sql.SQL("CREATE INDEX {} ON {} ({} text_pattern_ops)").format(
+                    sql.Identifier(name), sql.Identifier(table), sql.Identifier(col)
+                )
+            )
+        for name, table, cols in UNIQUE:
+            cur.execute(
+                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({})").format(
+                    sql.Identifier(table),
+                    sql.Identifier(name),
+                    sql.SQL(", ").join(map(sql.Identifier, cols)),
+                )
+            )
+        for table, col, ref, refcol in FOREIGN_KEYS:
             cur.execute(
                 sql.SQL(
                     "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) "
                     "DEFERRABLE INITIALLY DEFERRED"
                 ).format(
                     sql.Identifier(table),
-                    sql.Identifier(f"{table}_{col}_fkey"),
+                    sql.Identifier(django_index_name(table, (col,), f"_fk_{ref}_{refcol}")),
                     sql.Identifier(col),
                     sql.Identifier(ref),
                     sql.Identifier(refcol),
                 )
             )
+        # q3c indexes cannot exist without the q3c extension (absent from the embedded cluster)
         if _q3c_available(conn):
             cur.execute("CREATE EXTENSION IF NOT EXISTS q3c")
-            for name, table in _Q3C:
+            for name, table in Q3C:
                 cur.execute(
                     sql.SQL("CREATE INDEX {} ON {} (q3c_ang2ipix(ra, decl))").format(
                         sql.Identifier(name), sql.Identifier(table)
@@ -585,10 +373,10 @@ def taxonomy_tables() -> dict[str, pl.DataFrame]:
     c = taxonomy.classid_of_gentype_table()
     return {
         "elasticc2_gentypeofclassid": g.with_row_index("id", offset=1).select(
-            [name for name, *_ in _GENTYPEOFCLASSID_COLS]
+            [name for name, *_ in COLUMNS["elasticc2_gentypeofclassid"]]
         ),
         "elasticc2_classidofgentype": c.with_row_index("id", offset=1).select(
-            [name for name, *_ in _CLASSIDOFGENTYPE_COLS]
+            [name for name, *_ in COLUMNS["elasticc2_classidofgentype"]]
         ),
     }
 
@@ -654,21 +442,51 @@ def _reset_identity(conn: psycopg.Connection, table: str, column: str) -> None:
     )
 
 
+#: The training-set tables and the PPDB tables they mirror.
+TRAINING_TABLES = {
+    "elasticc2_ppdbdiaobject": "elasticc2_trainingdiaobject",
+    "elasticc2_ppdbdiasource": "elasticc2_trainingdiasource",
+    "elasticc2_ppdbdiaforcedsource": "elasticc2_trainingdiaforcedsource",
+    "elasticc2_ppdbalert": "elasticc2_trainingalert",
+    "elasticc2_diaobjecttruth": "elasticc2_trainingdiaobjecttruth",
+}
+
+
+def training_tables(
+    samples: Sequence, *, simversion: str = DEFAULT_SIMVERSION
+) -> dict[str, pl.DataFrame]:
+    """The ``elasticc2_training*`` tables of a training set (same mapping as :func:`ppdb_tables`;
+    training alerts are never sent, so ``alertsenttimestamp`` is null)."""
+    frames = ppdb_tables(samples, simversion=simversion)
+    return {TRAINING_TABLES[t]: f for t, f in frames.items()}
+
+
 def load(
     conn: psycopg.Connection,
     frames: Mapping[str, pl.DataFrame],
     *,
+    training: Sequence | None = None,
     drop_existing: bool = False,
 ) -> dict[str, int]:
-    """Create the schema, COPY every frame into its table, index, analyse and commit.
+    """Create the schema, COPY every frame into its table, derive the summary tables, index,
+    analyse and commit.
 
-    ``frames`` maps table names (see :func:`table_names`) to frames with the table's columns; tables
-    without a frame stay empty. Returns ``{table: rows loaded}``. Raises before writing anything if
-    a frame names an unknown table.
+    ``frames`` maps table names (see :func:`table_names`) to frames with the table's columns;
+    ``training`` (ModelSamples of the training set) fills the ``elasticc2_training*`` tables. The
+    tables the TOM derives (diaobjectinfo, diaobjectclassification, brokersourceids,
+    importppdbrunning) are computed from the loaded rows unless ``frames`` gives them; the spectrum
+    tables and diaobjectoftarget stay empty. Returns ``{table: rows loaded}``. Raises before
+    writing anything if a frame names an unknown table.
     """
     unknown = [t for t in frames if t not in COLUMNS]
     if unknown:
         raise ValueError(f"unknown table(s) {unknown}; expected some of {list(COLUMNS)}")
+    frames = dict(frames)
+    if training is not None:
+        clash = [t for t in TRAINING_TABLES.values() if t in frames]
+        if clash:
+            raise ValueError(f"training= and frames both give {clash}; give one of them")
+        frames.update(training_tables(training))
     create_tables(conn, drop_existing=drop_existing)
     counts = {}
     for table in COLUMNS:
@@ -676,8 +494,11 @@ def load(
             counts[table] = copy_frame(conn, table, frames[table])
     for table, cols in COLUMNS.items():
         for name, _typ, _nn, extra in cols:
-            if "IDENTITY" in extra:
+            if "IDENTITY" in extra and table in frames:
                 _reset_identity(conn, table, name)
+    for table, stmt in DERIVED_SQL.items():
+        if table not in frames:
+            counts[table] = conn.execute(stmt).rowcount
     create_indexes(conn)
     conn.commit()
     with conn.cursor() as cur:
