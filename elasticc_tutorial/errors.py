@@ -23,6 +23,7 @@ __all__ = [
     "ParquetError",
     "ParquetFileNotFoundError",
     "SampleError",
+    "ScaleError",
     "SnanaError",
     "SnanaFileNotFoundError",
     "TomError",
@@ -106,3 +107,8 @@ class KernelError(ElasticcTutorialError):
 
 class BookError(ElasticcTutorialError):
     """A book task (execute, build, student copies, slides) failed; the message names the notebook."""
+
+
+class ScaleError(ElasticcTutorialError, ValueError):
+    """Whole-campaign processing cannot start: an unknown unit of work, an unusable form, or a SLURM
+    setting (account, QOS, constraint) that is missing or malformed; the message names it."""
