@@ -124,6 +124,7 @@ def slurm_cluster(settings: SlurmSettings, **kwargs: Any):
         processes=settings.processes,
         memory=settings.memory,
         walltime=settings.walltime,
+        job_cpu=2 * settings.cores,  # Perlmutter's --cpus-per-task counts hardware threads
         job_extra_directives=[f"--qos={settings.qos}", f"--constraint={settings.constraint}"],
         job_script_prologue=list(settings.setup),
         **kwargs,
