@@ -19,6 +19,7 @@ band-then-time order).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -52,6 +53,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
 )
 
 F = TypeVar("F", pl.DataFrame, pl.LazyFrame)
+PathLike = str | os.PathLike[str]
 
 
 def features(points: F) -> F:
@@ -94,11 +96,11 @@ def features_of_unit(unit: Unit) -> pl.DataFrame:
     return features(read_unit(unit, LIGHTCURVE_COLUMNS))
 
 
-def scan_lightcurves(source: str | Path | Sequence[str | Path]) -> pl.LazyFrame:
+def scan_lightcurves(source: PathLike | Sequence[PathLike]) -> pl.LazyFrame:
     """A lazy long table (SNID + :data:`LIGHTCURVE_COLUMNS`) over Parquet files: a directory of
     ``<model>.parquet``, one file, or a list of files. Only those columns are read (projection
     push-down) and the lists are exploded as the streaming engine goes, batch by batch."""
-    if isinstance(source, str | Path):
+    if isinstance(source, str | os.PathLike):
         source = Path(source)
         paths = (
             [parquet.parquet_path(source, m) for m in parquet.list_models(source)]
@@ -115,7 +117,7 @@ def scan_lightcurves(source: str | Path | Sequence[str | Path]) -> pl.LazyFrame:
 
 
 def features_streaming(
-    source: str | Path | Sequence[str | Path], where: pl.Expr | None = None
+    source: PathLike | Sequence[PathLike], where: pl.Expr | None = None
 ) -> pl.DataFrame:
     """Features of every object of the Parquet ``source`` on one node with polars' streaming
     engine: memory follows the batch size and the number of objects, not the number of points.
@@ -127,7 +129,7 @@ def features_streaming(
     return features(lazy).collect(engine="streaming")
 
 
-def features_in_slices(source: str | Path | Sequence[str | Path], nslices: int) -> pl.DataFrame:
+def features_in_slices(source: PathLike | Sequence[PathLike], nslices: int) -> pl.DataFrame:
     """The same features, ``nslices`` passes over the files, each on the objects with
     ``SNID % nslices == k``: the fallback when even the per-object state is too big (each pass
     holds 1/nslices of it; the Parquet statistics cannot skip row groups, so each pass re-reads
@@ -148,7 +150,7 @@ def features_sql(*, table_prefix: str = "elasticc2_ppdb") -> str:
     interface, which needs ``%%`` for a literal percent (there is none here)."""
     to_fluxcal = f"{1 / FLUXCAL_TO_NJY!r}"
     peaks = ",\n           ".join(
-        f"max(psflux) FILTER (WHERE filtername = '{b}') * {to_fluxcal} AS peak_flux_{b}"
+        f"max(psflux) FILTER (WHERE filtername = '{b}') * {to_fluxcal} AS \"peak_flux_{b}\""
         for b in BANDS
     )
     bright = f"psfluxerr > 0 AND psflux / psfluxerr >= {SNR_THRESHOLD}"
@@ -170,9 +172,9 @@ def features_sql(*, table_prefix: str = "elasticc2_ppdb") -> str:
     GROUP BY a.diaobject_id
 )
 SELECT f.diaobject_id AS "SNID", f.n_points, coalesce(d.n_detections, 0) AS n_detections,
-       {", ".join(f"f.peak_flux_{b}" for b in BANDS)}, f.duration_snr5,
-       CASE WHEN f.peak_flux_g > 0 AND f.peak_flux_r > 0
-            THEN -2.5 * log(f.peak_flux_g / f.peak_flux_r) END AS colour_gr_peak,
+       {", ".join(f'f."peak_flux_{b}"' for b in BANDS)}, f.duration_snr5,
+       CASE WHEN f."peak_flux_g" > 0 AND f."peak_flux_r" > 0
+            THEN -2.5 * log(f."peak_flux_g" / f."peak_flux_r") END AS colour_gr_peak,
        coalesce(m.n_messages, 0) AS n_messages
 FROM f
 LEFT JOIN d ON d.diaobject_id = f.diaobject_id
