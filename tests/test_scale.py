@@ -151,8 +151,10 @@ def test_dask_local_cluster_equals_polars_and_oracle(root, oracle):
         from_parquet = scale.gather_frames(
             scale.features_of_unit, scale.units(root / "ELASTICC2_parquet"), client
         )
-        cluster = client.cluster
+        cluster, scratch = client.cluster, Path(client.scratch)
+        assert scratch.is_dir()
     assert cluster.status.name == "closed"  # closing the client closed its cluster
+    assert not scratch.exists()  # and removed the workers' scratch directory
     assert from_snana.equals(streamed) and from_parquet.equals(streamed)
     _same(from_snana, oracle)
 
@@ -207,6 +209,9 @@ def test_slurm_settings_from_arguments_and_environment(tmp_path):
     assert (
         "srun python -m elasticc_tutorial.scale features /pscratch/pq --out /pscratch/out" in script
     )
+    # job variables stay expandable, anything else is quoted
+    script = scale.batch_script("$PSCRATCH/pq", "/a dir/out", s)
+    assert ' "$PSCRATCH/pq" ' in script and "--out '/a dir/out'" in script
     path = scale.write_batch_script(tmp_path / "job.sh", "/pq", "/out", s)
     assert path.read_text() == scale.batch_script("/pq", "/out", s)
     assert os.access(path, os.X_OK) and [p.name for p in tmp_path.iterdir()] == ["job.sh"]

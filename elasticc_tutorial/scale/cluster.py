@@ -18,7 +18,9 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import tempfile
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +56,7 @@ CAMPAIGN: dict[str, int] = {
 PERLMUTTER_CPU_CORES = 128  # physical cores of one Perlmutter CPU node (256 hardware threads)
 
 _WALLTIME_RE = re.compile(r"^(\d+-)?\d{1,2}:\d{2}:\d{2}$")
+_PLAIN_WORD_RE = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_.,&|-]+$")
 
 
@@ -116,9 +119,23 @@ def slurm_settings(
 def slurm_cluster(settings: SlurmSettings, **kwargs: Any):
     """A ``dask_jobqueue.SLURMCluster`` whose every job is one Perlmutter node of ``settings``
     (no job is submitted until ``scale``; ``job_script()`` shows what would be)."""
+    import dask
     from dask_jobqueue import SLURMCluster
 
-    return SLURMCluster(
+    # the scheduler (in this process) gets its own scratch directory, removed with the cluster
+    scratch = tempfile.mkdtemp(prefix="elasticc-dask-")
+    try:
+        with dask.config.set({"temporary-directory": scratch}):
+            made = _slurm_cluster(SLURMCluster, settings, **kwargs)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    weakref.finalize(made, shutil.rmtree, scratch, True)
+    return made
+
+
+def _slurm_cluster(cluster_cls: Any, settings: SlurmSettings, **kwargs: Any) -> Any:
+    return cluster_cls(
         account=settings.account,
         cores=settings.cores,
         processes=settings.processes,
@@ -151,16 +168,21 @@ def cluster(
     :func:`slurm_settings` from the environment); call it from a login node or a Jupyter session,
     not from inside a batch job.
     """
+    import dask
     from distributed import Client, LocalCluster
 
     class _OwningClient(Client):
         """Closes its cluster too (as ``Client(n_workers=...)`` does for the cluster it makes)."""
+
+        scratch: str | None = None
 
         def close(self, *args: Any, **kwargs: Any) -> Any:
             try:
                 return super().close(*args, **kwargs)
             finally:
                 self.cluster.close()
+                if self.scratch:
+                    shutil.rmtree(self.scratch, ignore_errors=True)
 
     if slurm is None:
         slurm = at_nersc(env)
@@ -172,13 +194,25 @@ def cluster(
     else:
         if n_workers is not None and (not isinstance(n_workers, int) or n_workers < 1):
             raise ScaleError(f"n_workers must be a positive integer, got {n_workers!r}")
-        made = LocalCluster(
-            n_workers=n_workers or os.cpu_count() or 1,
-            threads_per_worker=threads_per_worker,
-            processes=processes,
-            memory_limit=memory_limit,
-            dashboard_address=None,
-        )
+        # the workers' spill directory is ours, and goes with the cluster (Dask's default is a
+        # shared /tmp/dask-scratch-space that outlives the session)
+        scratch = tempfile.mkdtemp(prefix="elasticc-dask-")
+        try:
+            with dask.config.set({"temporary-directory": scratch}):
+                made = LocalCluster(
+                    n_workers=n_workers or os.cpu_count() or 1,
+                    threads_per_worker=threads_per_worker,
+                    processes=processes,
+                    memory_limit=memory_limit,
+                    dashboard_address=None,
+                    local_directory=scratch,
+                )
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        client = _OwningClient(made)
+        client.scratch = scratch
+        return client
     return _OwningClient(made)
 
 
@@ -236,7 +270,8 @@ def batch_script(
     """The sbatch script that runs the feature analysis on ``source`` in a batch job: one task per
     node (``srun``), each processing its share of the units on a local Dask cluster and writing
     ``out/features-part-<i>of<n>.parquet``; the last step combines them into
-    ``out/features.parquet``. Same code as the notebook, no notebook."""
+    ``out/features.parquet``. Same code as the notebook, no notebook. Paths may use environment
+    variables of the job (``$PSCRATCH/features``); they are expanded when the job runs."""
     workers = workers or settings.processes
     args = [python, "-m", "elasticc_tutorial.scale", "features", str(source), "--out", str(out)]
     args += ["--workers", str(workers)]
@@ -256,11 +291,21 @@ def batch_script(
         "set -euo pipefail",
         *settings.setup,
         "# each task takes its share of the units from SLURM_PROCID / SLURM_NTASKS",
-        "srun " + shlex.join(args),
-        shlex.join([python, "-m", "elasticc_tutorial.scale", "combine", str(out)]),
+        "srun " + " ".join(map(_shell_word, args)),
+        " ".join(map(_shell_word, [python, "-m", "elasticc_tutorial.scale", "combine", str(out)])),
         "",
     ]
     return "\n".join(lines)
+
+
+def _shell_word(word: str) -> str:
+    """Quote for bash, but leave ``$VAR`` / ``${VAR}`` expandable (``$PSCRATCH/out`` must reach
+    the job as the expanded path): such words go in double quotes."""
+    if _PLAIN_WORD_RE.match(word):
+        return word
+    if "$" in word and not re.search(r'["\\`]|\$\(', word):
+        return f'"{word}"'
+    return shlex.quote(word)
 
 
 def write_batch_script(path: str | Path, *args: Any, **kwargs: Any) -> Path:
