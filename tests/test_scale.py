@@ -221,6 +221,7 @@ def test_slurm_settings_from_arguments_and_environment(tmp_path):
         job = cluster.job_script()
     finally:
         cluster.close()
+    assert not Path(cluster.scratch).exists()  # the scheduler's scratch went with it
     assert "#SBATCH -A desc_env" in job
     assert "#SBATCH --qos=debug" in job and "#SBATCH --constraint=gpu" in job
     assert "module load python" in job

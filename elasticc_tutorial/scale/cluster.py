@@ -122,14 +122,26 @@ def slurm_cluster(settings: SlurmSettings, **kwargs: Any):
     import dask
     from dask_jobqueue import SLURMCluster
 
+    class _SLURMCluster(SLURMCluster):
+        """Removes the scheduler's scratch directory when closed (or at exit, if never closed)."""
+
+        scratch = ""
+
+        def close(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().close(*args, **kwargs)
+            finally:
+                shutil.rmtree(self.scratch, ignore_errors=True)
+
     # the scheduler (in this process) gets its own scratch directory, removed with the cluster
     scratch = tempfile.mkdtemp(prefix="elasticc-dask-")
     try:
         with dask.config.set({"temporary-directory": scratch}):
-            made = _slurm_cluster(SLURMCluster, settings, **kwargs)
+            made = _slurm_cluster(_SLURMCluster, settings, **kwargs)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
+    made.scratch = scratch
     weakref.finalize(made, shutil.rmtree, scratch, True)
     return made
 
