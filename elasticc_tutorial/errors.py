@@ -25,6 +25,7 @@ __all__ = [
     "PostgresConnectionError",
     "PostgresError",
     "SampleError",
+    "ScaleError",
     "SnanaError",
     "SnanaFileNotFoundError",
     "TomError",
@@ -116,3 +117,8 @@ class PostgresError(ElasticcTutorialError, RuntimeError):
 
 class PostgresConnectionError(PostgresError, ConnectionError):
     """A PostgreSQL server cannot be reached or refuses the login (the message never holds a password)."""
+
+
+class ScaleError(ElasticcTutorialError, ValueError):
+    """Whole-campaign processing cannot start: an unknown unit of work, an unusable form, or a SLURM
+    setting (account, QOS, constraint) that is missing or malformed; the message names it."""
