@@ -49,6 +49,7 @@ from elasticc_tutorial.photometry import (
 __all__ = [
     "COLUMNS",
     "FLAG_COLUMNS",
+    "FLAG_INPUTS",
     "SCHEMA",
     "Columns",
     "LightcurveColumnsError",
@@ -69,6 +70,8 @@ SCHEMA: dict[str, pl.DataType] = {
 }
 #: The per-point columns every form has, returned by default.
 COLUMNS: tuple[str, ...] = ("MJD", "BAND", "PHOTFLAG", "FLUXCAL", "FLUXCALERR")
+#: The columns the flags are computed from (``flags=True`` reads them even if not asked for).
+FLAG_INPUTS: tuple[str, ...] = ("PHOTFLAG", "FLUXCAL", "FLUXCALERR")
 #: The columns ``flags=True`` adds.
 FLAG_COLUMNS: tuple[str, ...] = ("SNR", "DETECTED", "TRIGGER", "SATURATED")
 

@@ -25,6 +25,7 @@ from elasticc_tutorial.errors import SnanaError, SnanaFileNotFoundError
 from elasticc_tutorial.fitstable import FitsFormatError
 from elasticc_tutorial.lightcurves import (
     COLUMNS,
+    FLAG_INPUTS,
     SCHEMA,
     Columns,
     snid_array,
@@ -67,7 +68,6 @@ __all__ = [
 ]
 
 SEPARATOR_MJD = -777.0
-_FLAG_INPUTS = ("PHOTFLAG", "FLUXCAL", "FLUXCALERR")
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -285,7 +285,7 @@ def _columns_to_read(columns: Columns, first: FilePair, flags: bool) -> list[str
         wanted = wanted_columns(columns, names)
     else:
         wanted = wanted_columns(columns, COLUMNS)
-    read = wanted + [c for c in _FLAG_INPUTS if flags and c not in wanted]
+    read = wanted + [c for c in FLAG_INPUTS if flags and c not in wanted]
     return read
 
 
