@@ -391,19 +391,24 @@ def read_lightcurves(
 
 
 def _pointer_index(directory: Path) -> tuple[list[FilePair], pl.DataFrame]:
-    """SNID -> (file, PTROBS_MIN, PTROBS_MAX) for a model directory, cached until a HEAD file
-    changes (repeated single-object reads then touch only the PHOT file)."""
+    """SNID -> (file, PTROBS_MIN, PTROBS_MAX) for a model directory, checked like every read and
+    cached until a HEAD file changes (repeated single-object reads then touch only the PHOT file)."""
     pairs = file_pairs(directory)
-    key = tuple((p.head, p.head.stat().st_mtime_ns) for p in pairs)
+    key = tuple((p, p.head.stat().st_mtime_ns) for p in pairs)
     return pairs, _pointer_index_cached(key)
 
 
 @lru_cache(maxsize=32)
-def _pointer_index_cached(key: tuple[tuple[Path, int], ...]) -> pl.DataFrame:
-    raws = [read_raw(path, "Header") for path, _ in key]
-    frame = snid_to_int(frames(raws, ("SNID", "PTROBS_MIN", "PTROBS_MAX")), key[0][0].parent)
-    position = np.repeat(np.arange(len(raws)), [r.data.shape[0] for r in raws])
-    return frame.with_columns(pl.Series("PAIR", position, dtype=pl.Int32))
+def _pointer_index_cached(key: tuple[tuple[FilePair, int], ...]) -> pl.DataFrame:
+    ptrs = [_pointers(pair) for pair, _ in key]
+    return pl.DataFrame(
+        {
+            "SNID": np.concatenate([p.snid for p in ptrs]),
+            "PTROBS_MIN": np.concatenate([p.start + 1 for p in ptrs]),
+            "PTROBS_MAX": np.concatenate([p.start + p.count for p in ptrs]),
+            "PAIR": np.repeat(np.arange(len(ptrs), dtype=np.int32), [len(p.snid) for p in ptrs]),
+        }
+    )
 
 
 def read_lightcurve(
