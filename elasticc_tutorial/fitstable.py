@@ -97,21 +97,41 @@ _END_RE = re.compile(r"(?:.{80})*?(END {77})", re.S)
 _STD_CARD = re.compile(r"^([A-Z0-9_-]{1,8}) *= *(?:('(?:[^']|'')*')|([^/\n]*?)) *(?:/.*)?$", re.M)
 
 
+# Cards that differ between the 40 files of a model (row count, partner file, dates, checksums);
+# everything else of a HEAD or PHOT header is shared, so it is parsed once per layout.
+_PER_FILE_KEYS = (b"NAXIS2  ", b"PHOTFILE", b"DATE    ", b"CHECKSUM", b"DATASUM ")
+
+
 def _parse_header(block: bytes, path: Path) -> dict[str, Any]:
     """Header cards up to END -> {keyword: value}; handles HIERARCH and string CONTINUE cards."""
+    cards = [block[i : i + CARD] for i in range(0, len(block), CARD)]
+    shared = b"".join(b" " * CARD if c[:8] in _PER_FILE_KEYS else c for c in cards)
+    header = _parse_cards(shared)
+    if header is None:
+        raise FitsFormatError(f"{path}: FITS header without an END card (file truncated?)")
+    header = dict(header)
+    for card in cards:
+        if card[:8] in _PER_FILE_KEYS:
+            header.update(_parse_cards(card + b"END".ljust(CARD)) or {})
+    return header
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_cards(block: bytes) -> dict[str, Any] | None:
+    """The cards of ``block`` (cached: a model's files share their layout), None without END."""
     text = block.decode("ascii", errors="replace")
     end = _END_RE.match(text)
     if end is not None and "HIERARCH" not in text and "CONTINUE" not in text:
-        # Fast path (every table header of SNANA files): one regex pass over all cards.
+        # Every table header of SNANA files: one regex pass over all cards.
         lines = "\n".join([text[i : i + CARD] for i in range(0, end.start(1), CARD)])
         header: dict[str, Any] = {}
         for key, string, raw in _STD_CARD.findall(lines):
             header[key] = string[1:-1].replace("''", "'").rstrip() if string else _parse_value(raw)
         return header
-    return _parse_header_slow(text, path)
+    return _parse_header_slow(text)
 
 
-def _parse_header_slow(text: str, path: Path) -> dict[str, Any]:
+def _parse_header_slow(text: str) -> dict[str, Any] | None:
     header: dict[str, Any] = {}
     last_key = None
     for i in range(0, len(text), CARD):
@@ -136,7 +156,7 @@ def _parse_header_slow(text: str, path: Path) -> dict[str, Any]:
             continue  # COMMENT, HISTORY, blank
         header[key] = _parse_value(raw)
         last_key = key
-    raise FitsFormatError(f"{path}: FITS header without an END card (file truncated?)")
+    return None
 
 
 class _Reader:
