@@ -16,6 +16,7 @@ from astropy.io import fits
 
 from elasticc_tutorial import snana
 from elasticc_tutorial.fitstable import FitsFormatError, read_bintable
+from elasticc_tutorial.lightcurves import COLUMNS
 
 PREFIX = "ELASTICC2_TRAIN_01_1percent_"
 MODELS = ["KN_K17", "Mdwarf-flare", "SNIb-Templates"]
@@ -185,6 +186,27 @@ def test_file_num_and_columns():
     assert part.height == head3["NOBS"].sum()
     with pytest.raises(snana.SnanaError, match="file number"):
         snana.read_head(REAL, "SNIb-Templates", file_num=99)
+
+
+@real
+def test_per_file_readers_match_astropy(astropy_tables):
+    for model in MODELS:
+        directory = snana.model_dir(REAL, model)
+        pairs = [p for p in snana.file_pairs(directory) if len(astropy_tables[p.head][2])]
+        for pair in [*pairs[::13], snana.file_pairs(directory)[-1]]:
+            _, _, ref = astropy_tables[pair.head]
+            head = snana.read_head_file(pair.head)
+            assert head["SNID"].to_list() == [int(v) for v in _strip(ref["SNID"])]
+            assert np.array_equal(head["PTROBS_MIN"].to_numpy(), ref["PTROBS_MIN"])
+            part = snana.read_lightcurves_file(pair.head, columns="all")
+            same = snana.read_lightcurves(REAL, model, file_num=pair.num, columns="all")
+            assert part.equals(same)
+            assert part.height == int(ref["NOBS"].sum())
+            assert part["SNID"].unique().sort().to_list() == sorted(head["SNID"])
+            if head.height:
+                one = snana.read_lightcurves_file(pair.head, pair.phot, snids=head["SNID"][:1])
+                expected = same.filter(pl.col("SNID") == head["SNID"][0]).select("SNID", *COLUMNS)
+                assert one.equals(expected)
 
 
 @real
