@@ -364,6 +364,7 @@ def _synthetic_alert_tar(directory: Path, n_alerts: int) -> list[Path]:
     """A night tar of ``n_alerts`` schemaless alerts with 10 prvDiaSources + 30 forced sources."""
     import fastavro
 
+    from elasticc_tutorial.photometry import BANDS
     from elasticc_tutorial.schema import load_schema
 
     schema = load_schema("alert")
@@ -375,7 +376,7 @@ def _synthetic_alert_tar(directory: Path, n_alerts: int) -> list[Path]:
 
             def src(k: int, oid: int = oid) -> dict:
                 return {"diaSourceId": oid * 100000 + k, "diaObjectId": oid,
-                        "midPointTai": 60300.0 + k * 0.1, "filterName": "ugrizY"[k % 6],
+                        "midPointTai": 60300.0 + k * 0.1, "filterName": BANDS[k % 6],
                         "ra": 1.0, "decl": -2.0, "psFlux": 100.0 + k, "psFluxErr": 5.0,
                         "snr": 20.0}  # fmt: skip
 

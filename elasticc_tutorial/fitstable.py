@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from elasticc_tutorial.errors import SnanaError
+
 try:  # ISA-L inflates gzip ~2.5x faster than zlib (measured in benchmarks/readers.py)
     from isal import isal_zlib as _inflate_lib
 except ImportError:  # pragma: no cover - isal is a core dependency; zlib is the safe fallback
@@ -44,7 +46,7 @@ _TFORM_DTYPES = {"B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D":
 _TFORM_RE = re.compile(r"^\s*(\d*)([A-Z])(.*)$")
 
 
-class FitsFormatError(ValueError):
+class FitsFormatError(SnanaError):
     """The file is not a readable FITS file: truncated/corrupt gzip or FITS data, missing HDU or
     columns, malformed header. The message names the file and what was expected."""
 

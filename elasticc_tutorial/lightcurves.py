@@ -53,6 +53,7 @@ __all__ = [
     "SCHEMA",
     "Columns",
     "LightcurveColumnsError",
+    "ReaderArgumentError",
     "resolve",
     "snid_array",
     "wanted_columns",
@@ -80,6 +81,10 @@ class LightcurveColumnsError(ElasticcTutorialError, ValueError):
     """A frame lacks the light-curve columns an operation needs (the message lists them)."""
 
 
+class ReaderArgumentError(ElasticcTutorialError, TypeError):
+    """A reader argument of the wrong kind (``source``, ``model``, ``snids`` or ``columns``)."""
+
+
 #: What a reader's ``columns`` may be.
 Columns = Sequence[str] | Literal["all"] | None
 
@@ -93,7 +98,7 @@ def resolve(source: object, form: str) -> os.PathLike[str] | str:
         return getattr(source, form)
     if isinstance(source, str | os.PathLike):
         return source
-    raise TypeError(
+    raise ReaderArgumentError(
         f"source must be a path, a paths.Location or paths.DataLocations, not {type(source).__name__}"
     )
 
@@ -104,11 +109,13 @@ def snid_array(snids: Iterable[int] | int | None, what: str = "snids") -> np.nda
     if snids is None:
         return None
     if isinstance(snids, int | str | bytes):
-        raise TypeError(f"{what} must be an iterable of SNIDs (e.g. [{snids!r}]), not {snids!r}")
+        raise ReaderArgumentError(
+            f"{what} must be an iterable of SNIDs (e.g. [{snids!r}]), not {snids!r}"
+        )
     try:
         return np.unique(np.fromiter((int(s) for s in snids), dtype=np.int64))
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{what} must hold integer SNIDs ({exc})") from None
+        raise ReaderArgumentError(f"{what} must hold integer SNIDs ({exc})") from None
 
 
 def wanted_columns(columns: Columns, available: Sequence[str]) -> list[str]:
@@ -118,7 +125,9 @@ def wanted_columns(columns: Columns, available: Sequence[str]) -> list[str]:
         return list(COLUMNS)
     if isinstance(columns, str):
         if columns != "all":
-            raise ValueError(f"columns must be a list of names, None or 'all', not {columns!r}")
+            raise ReaderArgumentError(
+                f"columns must be a list of names, None or 'all', not {columns!r}"
+            )
         return [c for c in available if c != "SNID"]
     return [c for c in columns if c != "SNID"]
 

@@ -43,6 +43,7 @@ from elasticc_tutorial.lightcurves import (
     FLAG_INPUTS,
     SCHEMA,
     Columns,
+    ReaderArgumentError,
     resolve,
     snid_array,
     wanted_columns,
@@ -133,7 +134,7 @@ def list_columns(frame: Frame) -> list[str]:
 
 def _model_arg(model: object) -> str | None:
     if model is not None and not isinstance(model, str):
-        raise TypeError(
+        raise ReaderArgumentError(
             f"model must be a model name such as 'SNIa-SALT3', not {model!r}; pass SNIDs as snids="
         )
     return model
