@@ -78,17 +78,17 @@ class ParquetFormatError(ParquetError):
     """The Parquet file lacks the columns of the ELAsTiCC2 layout (SNID, list columns MJD, ...)."""
 
 
-def list_models(directory: str | Path) -> list[str]:
+def list_models(directory: str | os.PathLike[str] | DataLocations) -> list[str]:
     """Model names of a Parquet directory (``<model>.parquet`` files)."""
-    directory = Path(directory)
+    directory = Path(resolve(directory, "parquet"))
     if not directory.is_dir():
         raise ParquetFileNotFoundError(f"Parquet directory not found: {directory}")
     return sorted(p.stem for p in directory.glob("*.parquet"))
 
 
-def parquet_path(source: str | Path, model: str | None = None) -> Path:
+def parquet_path(source: str | os.PathLike[str] | DataLocations, model: str | None = None) -> Path:
     """``source`` itself if it is a file, else ``source/<model>.parquet``."""
-    source = Path(source)
+    source = Path(resolve(source, "parquet"))
     if model is None:
         if source.is_dir():
             raise ParquetFileNotFoundError(
@@ -107,7 +107,7 @@ def parquet_path(source: str | Path, model: str | None = None) -> Path:
     return path
 
 
-def scan(source: str | Path, model: str | None = None) -> pl.LazyFrame:
+def scan(source: str | os.PathLike[str] | DataLocations, model: str | None = None) -> pl.LazyFrame:
     """A lazy frame over one model's Parquet file (nothing is read until ``collect``).
 
     Raises ParquetFormatError if the file does not have the ELAsTiCC2 layout.
@@ -141,7 +141,7 @@ def _model_arg(model: object) -> str | None:
 
 
 def _path(source: object, model: str | None) -> Path:
-    return parquet_path(resolve(source, "parquet"), _model_arg(model))
+    return parquet_path(source, _model_arg(model))
 
 
 def _file_schema(path: Path) -> pa.Schema:

@@ -62,6 +62,8 @@ def test_snana_and_parquet_frames_are_equal(locations):
     # Objects by SNID, points in time order, in both.
     assert fits["SNID"].is_sorted()
     assert fits.select((pl.col("MJD").diff().over("SNID").fill_null(0) >= 0).all()).item()
+    assert parquet.list_models(locations) == snana.list_models(locations)
+    assert parquet.scan(locations, MODEL).collect().height == fits["SNID"].n_unique()
     # The same selection of objects and columns, from a Location (os.PathLike) this time.
     some = fits["SNID"].unique().sort().to_list()[::2]
     cols = ["BAND", "FLUXCAL"]

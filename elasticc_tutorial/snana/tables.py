@@ -65,14 +65,12 @@ def _short_strings(name: str, arr: np.ndarray) -> pl.Series:
     width = arr.dtype.itemsize
     raw = arr.view(np.uint8 if width == 1 else np.uint16)
     present = np.flatnonzero(np.bincount(raw, minlength=1 << (8 * width)))
-    codes = np.zeros(1 << (8 * width), dtype=np.uint32)
-    codes[present] = np.arange(len(present), dtype=np.uint32)
     labels = [v.decode().rstrip(" \0") for v in present.astype(raw.dtype).view(arr.dtype)]
-    # Categorical labels must be unique: "u " and "u" strip to the same label.
-    unique = list(dict.fromkeys(labels))
-    remap = np.array([unique.index(label) for label in labels], dtype=np.uint32)
+    unique = list(dict.fromkeys(labels))  # "u " and "u" strip to the same label
+    lookup = np.zeros(1 << (8 * width), dtype=np.uint32)  # raw value -> index of its label
+    lookup[present] = [unique.index(label) for label in labels]
     table = pl.Series(name, unique, dtype=pl.Categorical)
-    return table.gather(remap[codes[raw]]).cast(pl.String)
+    return table.gather(lookup[raw]).cast(pl.String)
 
 
 def series(name: str, arr: np.ndarray) -> pl.Series:
