@@ -51,8 +51,8 @@ from elasticc_tutorial.errors import AlertsError, AlertsFileNotFoundError
 from elasticc_tutorial.lightcurves import (
     COLUMNS,
     FLAG_INPUTS,
-    SCHEMA,
     Columns,
+    conform,
     snid_array,
     wanted_columns,
     with_flags,
@@ -438,7 +438,5 @@ def read_lightcurves(
                 f"no alert in the selected nights of {source} for SNID "
                 + ", ".join(map(str, missing[:10]))
             )
-    frame = points.select("SNID", *read).cast(
-        {c: t for c, t in SCHEMA.items() if c in read or c == "SNID"}
-    )
+    frame = conform(points.select("SNID", *read))
     return with_flags(frame) if flags else frame

@@ -40,6 +40,7 @@ BLOCK = 2880
 CARD = 80
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 16
+_OUT_CHUNK = 1 << 20
 
 # FITS TFORM letter -> big-endian numpy dtype of one element.
 _TFORM_DTYPES = {"B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8"}
@@ -204,19 +205,25 @@ class _Reader:
             self._inflate(chunk)
 
     def _inflate(self, data: bytes) -> None:
+        # Output in bounded pieces appended to ``buf``: a whole file never exists twice (as the
+        # decompressor's return value and as ``buf``), which would double the peak memory.
         try:
-            while data:
+            while True:
                 assert self.zobj is not None
-                self.buf += self.zobj.decompress(data)
-                self.member_open = True
-                if not self.zobj.eof:
-                    return
-                self.member_open = False
-                # Another gzip member may follow (gzip allows concatenation); zero padding may too.
-                data = self.zobj.unused_data
-                if not data.strip(b"\0"):
-                    return
-                self.zobj = _inflate_lib.decompressobj(wbits=31)
+                out = self.zobj.decompress(data, _OUT_CHUNK)
+                self.buf += out
+                self.member_open = self.member_open or bool(data or out)
+                if self.zobj.eof:
+                    self.member_open = False
+                    # Another gzip member may follow (gzip allows concatenation); zero padding too.
+                    data = self.zobj.unused_data
+                    if not data.strip(b"\0"):
+                        return
+                    self.zobj = _inflate_lib.decompressobj(wbits=31)
+                    continue
+                data = self.zobj.unconsumed_tail
+                if not data and len(out) < _OUT_CHUNK:
+                    return  # all input consumed and no output pending: wait for more input
         except _INFLATE_ERRORS as exc:
             raise FitsFormatError(f"{self.path}: corrupt gzip stream ({exc})") from None
 

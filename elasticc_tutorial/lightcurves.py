@@ -54,6 +54,7 @@ __all__ = [
     "Columns",
     "LightcurveColumnsError",
     "ReaderArgumentError",
+    "conform",
     "resolve",
     "snid_array",
     "wanted_columns",
@@ -130,6 +131,13 @@ def wanted_columns(columns: Columns, available: Sequence[str]) -> list[str]:
             )
         return [c for c in available if c != "SNID"]
     return [c for c in columns if c != "SNID"]
+
+
+def conform(frame: pl.DataFrame) -> pl.DataFrame:
+    """Cast the common columns to their :data:`SCHEMA` dtypes; only those that differ (a cast to
+    the same dtype still copies the column)."""
+    casts = {c: t for c, t in SCHEMA.items() if c in frame.columns and frame.schema[c] != t}
+    return frame.cast(casts) if casts else frame
 
 
 def with_flags(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:

@@ -41,9 +41,9 @@ from elasticc_tutorial.errors import ParquetError, ParquetFileNotFoundError
 from elasticc_tutorial.lightcurves import (
     FLAG_COLUMNS,
     FLAG_INPUTS,
-    SCHEMA,
     Columns,
     ReaderArgumentError,
+    conform,
     resolve,
     snid_array,
     wanted_columns,
@@ -309,7 +309,7 @@ def read_lightcurves(
         .filter(pl.col("MJD").is_not_null())  # an object without points explodes to a null row
         .sort(["SNID", "MJD"], maintain_order=True)
     )
-    long = long.cast({c: t for c, t in SCHEMA.items() if c in long.columns})
+    long = conform(long)
     if flags:
         long = with_flags(long)
     points = [c for c in read if c != "MJD" or "MJD" in wanted]

@@ -26,8 +26,8 @@ from elasticc_tutorial.fitstable import FitsFormatError
 from elasticc_tutorial.lightcurves import (
     COLUMNS,
     FLAG_INPUTS,
-    SCHEMA,
     Columns,
+    conform,
     snid_array,
     wanted_columns,
     with_flags,
@@ -274,7 +274,7 @@ class _Output:
             cols.append(series(c, arr))
             del arr
         frame = pl.DataFrame(cols)
-        return frame.cast({c: t for c, t in SCHEMA.items() if c in frame.columns})
+        return conform(frame)
 
 
 def _columns_to_read(columns: Columns, first: FilePair, flags: bool) -> list[str]:
@@ -459,5 +459,5 @@ def read_lightcurve(
     frame = acc.frame()
     frame = frame.insert_column(0, pl.Series("SNID", [snid] * frame.height, dtype=pl.Int64))
     frame = rescale(frame, zp_scale(raw.primary, zp))
-    frame = frame.cast({c: t for c, t in SCHEMA.items() if c in frame.columns})
+    frame = conform(frame)
     return with_flags(frame) if flags else frame

@@ -59,26 +59,37 @@ def native(col: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
     return out.byteswap(inplace=True).view(native) if out.dtype != native else out
 
 
-def _short_strings(name: str, arr: np.ndarray) -> pl.Series:
-    """A 1- or 2-byte string column (``BAND``) through a table of its few distinct values: one
-    code per row, then one gather; no per-row string is ever built in Python or Arrow."""
+def _inline_strings(name: str, arr: np.ndarray) -> pl.Series | None:
+    """A fixed-width ASCII column of at most 12 bytes (``BAND``, ``FIELD``) as an Arrow string-view
+    array built in numpy: each row is one 16-byte view holding its length and its (blank-stripped)
+    bytes inline, which polars takes over without a copy. None if a byte is not ASCII."""
     width = arr.dtype.itemsize
-    raw = arr.view(np.uint8 if width == 1 else np.uint16)
-    present = np.flatnonzero(np.bincount(raw, minlength=1 << (8 * width)))
-    labels = [v.decode().rstrip(" \0") for v in present.astype(raw.dtype).view(arr.dtype)]
-    unique = list(dict.fromkeys(labels))  # "u " and "u" strip to the same label
-    lookup = np.zeros(1 << (8 * width), dtype=np.uint32)  # raw value -> index of its label
-    lookup[present] = [unique.index(label) for label in labels]
-    table = pl.Series(name, unique, dtype=pl.Categorical)
-    return table.gather(lookup[raw]).cast(pl.String)
+    raw = np.ascontiguousarray(arr).view(np.uint8).reshape(len(arr), width)
+    if (raw >= 0x80).any():
+        return None  # not ASCII: let Arrow validate the UTF-8
+    # Column by column, so the temporaries are one byte per row: the length is the position
+    # after the last byte that is neither blank nor NUL (FITS strings are padded on the right).
+    views = np.zeros((len(arr), 16), dtype=np.uint8)
+    length = views.view("<u4")[:, 0]
+    for j in range(width - 1, -1, -1):
+        byte = raw[:, j]
+        length[(length == 0) & (byte != 0x20) & (byte != 0)] = j + 1
+    views[:, 4 : 4 + width] = raw
+    for j in range(width):
+        views[length <= j, 4 + j] = 0  # the padding is not part of the string
+    view_array = pa.StringViewArray.from_buffers(
+        pa.string_view(), len(arr), [None, pa.py_buffer(views)]
+    )
+    return pl.Series(name, pl.from_arrow(view_array), dtype=pl.String)
 
 
 def series(name: str, arr: np.ndarray) -> pl.Series:
     """A native numpy column as a polars Series (numbers without a copy; fixed-width strings
     stripped of their blank padding)."""
     if arr.dtype.kind == "S":
-        if 0 < arr.dtype.itemsize <= 2 and len(arr):
-            return _short_strings(name, np.ascontiguousarray(arr))
+        inline = _inline_strings(name, arr) if 0 < arr.dtype.itemsize <= 12 else None
+        if inline is not None:
+            return inline
         # Wider strings: wrap the bytes as an Arrow fixed-size binary array (no copy) and strip
         # with Arrow compute; ~10x faster than going through polars Binary.
         fixed = pa.FixedSizeBinaryArray.from_buffers(
