@@ -633,3 +633,20 @@ def test_sample_alerts_match_snana(sample):
     messages = alerts.read_broker_messages(sample / "ELASTICC2_BROKER_MESSAGES")
     assert messages.height > 0 and messages["alertId"].null_count() == 0
     assert set(messages["alertId"]) <= set(tables.alerts["alertId"])
+
+
+@pytest.mark.parametrize("width", [1, 2, 5, 12, 16])
+def test_fixed_width_strings_become_stripped_strings(width):
+    from elasticc_tutorial.snana.tables import native, series
+
+    values = [b"u", b"", b"VOID", b"ab cd", b"a\0", b"x" * width, b"Y"]
+    arr = np.char.ljust(np.array([v[:width] for v in values], dtype=f"S{width}"), width)
+    # Oracle: Python's own decoding and stripping of each value.
+    expected = [bytes(v).decode().rstrip(" \0") for v in arr.tolist()]
+    got = series("S", native(arr, None))
+    assert got.dtype == pl.String
+    assert got.to_list() == expected
+    assert got.str.len_bytes().to_list()[:2] == [1, 0]
+    bad = np.array(["été".encode()[:width]], dtype=f"S{width}")
+    with pytest.raises(snana.SnanaError, match=r"x\.fits column FIELD: non-ASCII"):
+        native(bad, None, "x.fits column FIELD")

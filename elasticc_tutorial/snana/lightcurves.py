@@ -190,7 +190,10 @@ def _gather(
     # SNANA writes each light curve in time order; a stable sort fixes any exception.
     if len(mjd) > 1 and ((np.diff(mjd) < 0) & (obj[1:] == obj[:-1])).any():
         idx = idx[np.lexsort((mjd, obj))]
-    arrays = {c: native(phot.data[stored], idx) for c, stored in phot.names(columns)}
+    arrays = {
+        c: native(phot.data[stored], idx, f"{phot.path} column {c}")
+        for c, stored in phot.names(columns)
+    }
     scale = zp_scale(phot.primary, zp)
     if scale != 1.0:
         for c in ("FLUXCAL", "FLUXCALERR"):

@@ -48,10 +48,16 @@ _DUMP_FLOAT = frozenset(
 # FITS table -> polars
 
 
-def native(col: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
-    """A contiguous, native-endian copy of a stored column (optionally gathered at ``idx``)."""
+def native(col: np.ndarray, idx: np.ndarray | None, where: object = "") -> np.ndarray:
+    """A contiguous, native-endian copy of a stored column (optionally gathered at ``idx``);
+    SnanaError naming ``where`` if a string column is not ASCII, as FITS requires."""
     if col.dtype.kind == "S":
-        return np.ascontiguousarray(col if idx is None else col[idx])
+        out = np.ascontiguousarray(col if idx is None else col[idx])
+        if out.dtype.itemsize and (out.view(np.uint8) >= 0x80).any():
+            raise SnanaError(
+                f"{where}: non-ASCII bytes in a character column (FITS strings are ASCII text)"
+            )
+        return out
     native = col.dtype.newbyteorder("=")
     if idx is None:
         return col.astype(native)
@@ -113,7 +119,9 @@ class ColumnParts:
         if self.columns is None:
             self.columns = [c for c, _ in names]
         for c, stored in names:
-            self.parts.setdefault(c, []).append(native(raw.data[stored], idx))
+            self.parts.setdefault(c, []).append(
+                native(raw.data[stored], idx, f"{raw.path} column {c}")
+            )
 
     def frame(self) -> pl.DataFrame:
         return pl.DataFrame(
