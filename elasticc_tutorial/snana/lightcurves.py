@@ -44,6 +44,7 @@ from elasticc_tutorial.snana.tables import (
     series,
     snid_column,
     snid_to_int,
+    string_views,
     zp_scale,
 )
 from elasticc_tutorial.snana.tree import (
@@ -190,10 +191,12 @@ def _gather(
     # SNANA writes each light curve in time order; a stable sort fixes any exception.
     if len(mjd) > 1 and ((np.diff(mjd) < 0) & (obj[1:] == obj[:-1])).any():
         idx = idx[np.lexsort((mjd, obj))]
-    arrays = {
-        c: native(phot.data[stored], idx, f"{phot.path} column {c}")
-        for c, stored in phot.names(columns)
-    }
+    arrays = {}
+    for c, stored in phot.names(columns):
+        arrays[c] = native(phot.data[stored], idx, f"{phot.path} column {c}")
+        if arrays[c].dtype.kind == "S" and 0 < arrays[c].dtype.itemsize <= 12:
+            # Short strings become their final Arrow views here, in the worker thread.
+            arrays[c] = string_views(arrays[c])
     scale = zp_scale(phot.primary, zp)
     if scale != 1.0:
         for c in ("FLUXCAL", "FLUXCALERR"):
@@ -264,7 +267,8 @@ class _Output:
             out = self.arrays.get(c)
             if out is None or np.result_type(out.dtype, arr.dtype) != out.dtype:
                 # First file, or a wider type than before (e.g. longer strings): (re)allocate.
-                grown = np.zeros(self.total, arr.dtype if out is None else np.result_type(out, arr))
+                dtype = arr.dtype if out is None else np.result_type(out, arr)
+                grown = np.zeros((self.total, *arr.shape[1:]), dtype)
                 if out is not None:
                     grown[...] = out
                 self.arrays[c] = out = grown

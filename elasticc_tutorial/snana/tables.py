@@ -65,37 +65,36 @@ def native(col: np.ndarray, idx: np.ndarray | None, where: object = "") -> np.nd
     return out.byteswap(inplace=True).view(native) if out.dtype != native else out
 
 
-def _inline_strings(name: str, arr: np.ndarray) -> pl.Series | None:
-    """A fixed-width ASCII column of at most 12 bytes (``BAND``, ``FIELD``) as an Arrow string-view
-    array built in numpy: each row is one 16-byte view holding its length and its (blank-stripped)
-    bytes inline, which polars takes over without a copy. None if a byte is not ASCII."""
+def string_views(arr: np.ndarray) -> np.ndarray:
+    """Arrow string views (one 16-byte row each: length, then the bytes inline) of a fixed-width
+    ASCII column of at most 12 bytes (``BAND``, ``FIELD``), blank padding stripped; see
+    :func:`series`. Built column by column, so the temporaries are one byte per row."""
     width = arr.dtype.itemsize
     raw = np.ascontiguousarray(arr).view(np.uint8).reshape(len(arr), width)
-    if (raw >= 0x80).any():
-        return None  # not ASCII: let Arrow validate the UTF-8
-    # Column by column, so the temporaries are one byte per row: the length is the position
-    # after the last byte that is neither blank nor NUL (FITS strings are padded on the right).
     views = np.zeros((len(arr), 16), dtype=np.uint8)
     length = views.view("<u4")[:, 0]
+    # The length is the position after the last byte that is neither blank nor NUL.
     for j in range(width - 1, -1, -1):
         byte = raw[:, j]
         length[(length == 0) & (byte != 0x20) & (byte != 0)] = j + 1
     views[:, 4 : 4 + width] = raw
     for j in range(width):
         views[length <= j, 4 + j] = 0  # the padding is not part of the string
-    view_array = pa.StringViewArray.from_buffers(
-        pa.string_view(), len(arr), [None, pa.py_buffer(views)]
-    )
-    return pl.Series(name, pl.from_arrow(view_array), dtype=pl.String)
+    return views
 
 
 def series(name: str, arr: np.ndarray) -> pl.Series:
-    """A native numpy column as a polars Series (numbers without a copy; fixed-width strings
-    stripped of their blank padding)."""
+    """A native numpy column as a polars Series: numbers without a copy; Arrow string views
+    (a 2-D ``uint8`` array of :func:`string_views`) handed over as they are; other fixed-width
+    ASCII strings stripped of their blank padding."""
+    if arr.ndim == 2:
+        views = pa.StringViewArray.from_buffers(
+            pa.string_view(), len(arr), [None, pa.py_buffer(np.ascontiguousarray(arr))]
+        )
+        return pl.Series(name, pl.from_arrow(views), dtype=pl.String)
+    if arr.dtype.kind == "S" and 0 < arr.dtype.itemsize <= 12:
+        return series(name, string_views(arr))
     if arr.dtype.kind == "S":
-        inline = _inline_strings(name, arr) if 0 < arr.dtype.itemsize <= 12 else None
-        if inline is not None:
-            return inline
         # Wider strings: wrap the bytes as an Arrow fixed-size binary array (no copy) and strip
         # with Arrow compute; ~10x faster than going through polars Binary.
         fixed = pa.FixedSizeBinaryArray.from_buffers(
