@@ -19,7 +19,14 @@ against a bare ``tarfile`` + ``fastavro.schemaless_reader`` loop over the same t
 Targets: ours >= 10x faster than sncosmo and <= 3x the gzip floor at >= 1e5 objects; ours faster
 than astropy raw on the 1 % files; alert decoding <= 1.3x the bare fastavro loop.
 
-    python benchmarks/readers.py                   # 1 % files + synthetic alert tar
+The ``scaling`` table (issue 13) reads one large model (the real 1 % files tiled ``--tile`` times,
+40 HEAD/PHOT pairs) with the reader's default threads and with one thread, against decompressing
+the same files single-threaded with zlib (the floor) and with ISA-L, and the naive per-object
+astropy loop; then the memory ratio: peak RSS during the read over the RSS the result holds
+(target <= 1.5), and the RSS left after dropping one model and reading the next. Targets: the
+reader with 2 threads faster than the single-threaded zlib floor.
+
+    python benchmarks/readers.py                   # 1 % files, scaling table, synthetic alert tar
     python benchmarks/readers.py --scale 5000      # + a 21 x 5000 = 105,000-object sample
 """
 
@@ -44,12 +51,23 @@ REAL = Path(
     or Path(__file__).resolve().parents[2] / "shared/reference/elasticc2-train-1percent"
 )
 METHODS = ("ours", "sncosmo", "astropy_loop", "astropy_raw", "gzip_floor")
+SCALING = (
+    "ours",
+    "ours_1thread",
+    "gzip_floor",
+    "gzip_isal",
+    "astropy_loop",
+    "memory",
+    "two_models",
+)
 LABELS = {
     "ours": "ours",
     "sncosmo": "sncosmo",
     "astropy_loop": "astropy loop",
     "astropy_raw": "astropy raw",
     "gzip_floor": "gzip floor",
+    "ours_1thread": "ours, 1 thread",
+    "gzip_isal": "ISA-L inflate",
     "alerts_ours": "ours (iter_alerts)",
     "alerts_bare": "bare fastavro loop",
     "alerts_tables": "ours + alert_tables",
@@ -59,6 +77,22 @@ LABELS = {
 def _rss_kib() -> int:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def _frame_bytes(frame) -> int:
+    """The bytes a frame's columns occupy: numbers as stored; a String column 16 bytes of view
+    per row plus the bytes of the strings too long (> 12) to sit inside their view (polars'
+    estimated_size() undercounts views)."""
+    import polars as pl
+
+    total = 0
+    for s in frame.iter_columns():
+        if s.dtype == pl.String:
+            lengths = s.str.len_bytes()
+            total += 16 * len(s) + int(lengths.filter(lengths > 12).sum() or 0)
+        else:
+            total += s.estimated_size()
+    return total
 
 
 def _pairs(root: Path) -> list[tuple[Path, Path]]:
@@ -117,17 +151,63 @@ def _prepare_snana(method: str, root: Path) -> Callable[[], int]:
             return n
 
         return raw
-    if method == "gzip_floor":
+    if method == "ours_1thread":
+        return lambda: sum(snana.read_lightcurves(root, m, threads=1).height for m in models)
+    if method in ("gzip_floor", "gzip_isal"):
+        if method == "gzip_isal":
+            from isal import isal_zlib as lib
+        else:
+            lib = zlib
 
         def floor() -> int:
             n = 0
             for h, p in pairs:
                 for path in (h, p):
                     data = path.read_bytes()
-                    n += len(zlib.decompress(data, 31) if data[:2] == b"\x1f\x8b" else data)
+                    n += len(lib.decompress(data, 31) if data[:2] == b"\x1f\x8b" else data)
             return -n
 
         return floor
+    if method in ("memory", "two_models"):
+        # Warm up (imports, thread pool, allocator) on one file of another model first, so the
+        # baseline holds everything but the data.
+        snana.read_lightcurves_file(snana.file_pairs(snana.model_dir(root, models[-1]))[0].head)
+
+    if method == "memory":
+        # One model: the RSS the result holds vs the peak RSS of the read.
+        def memory() -> tuple[int, dict]:
+            base = _rss_kib()
+            frame = snana.read_lightcurves(root, models[0])
+            held = _rss_kib() - base
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
+            return frame.height, {
+                "held_mib": held / 1024,
+                "read_peak_mib": peak / 1024,
+                "frame_mib": _frame_bytes(frame) / 2**20,
+            }
+
+        return memory
+    if method == "two_models":
+        # Read a model, drop it, read the next: what the first leaves behind.
+        def two() -> tuple[int, dict]:
+            import gc
+
+            base = _rss_kib()
+            first = snana.read_lightcurves(root, models[0])
+            held = _rss_kib() - base
+            n = first.height
+            del first
+            gc.collect()
+            left = _rss_kib() - base
+            n += snana.read_lightcurves(root, models[1]).height
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
+            return n, {
+                "held_mib": held / 1024,
+                "left_mib": left / 1024,
+                "both_peak_mib": peak / 1024,
+            }
+
+        return two
     raise ValueError(method)
 
 
@@ -164,10 +244,12 @@ def _child(method: str, target: str) -> None:
         run = _prepare_snana(method, Path(target))
     before = _rss_kib()
     t0 = time.perf_counter()
-    n = run()
+    out = run()
     seconds = time.perf_counter() - t0
+    n, extra = out if isinstance(out, tuple) else (out, {})
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"seconds": seconds, "n": n, "peak_mib": max(peak - before, 0) / 1024}))
+    result = {"seconds": seconds, "n": n, "peak_mib": max(peak - before, 0) / 1024, **extra}
+    print(json.dumps(result))
 
 
 def measure(method: str, target: str, repeat: int) -> dict:
@@ -222,10 +304,83 @@ def snana_table(name: str, root: Path, repeat: int, skip: set[str]) -> None:
         )
 
 
+def tiled_tree(real: Path, out: Path, tile: int, model: str = "SNIb-Templates") -> Path:
+    """A tree of two copies (models ``A`` and ``B``) of one real model, each of its 40 HEAD/PHOT
+    pairs tiled ``tile`` times: PHOT rows (separators included) repeated, pointers shifted, SNIDs
+    made unique. Written with astropy, gzipped like the originals."""
+    import gzip
+
+    import numpy as np
+    from astropy.io import fits
+
+    from elasticc_tutorial import snana
+
+    pairs = snana.file_pairs(snana.model_dir(real, model))
+    for c, copy in enumerate(("A", "B")):
+        directory = out / f"BENCH_{copy}"
+        directory.mkdir(parents=True, exist_ok=True)
+        for pair in pairs:
+            with fits.open(pair.head) as hh, fits.open(pair.phot) as ph:
+                head, phot = np.asarray(hh[1].data), np.asarray(ph[1].data)
+                snid = head["SNID"].astype(np.int64)
+                heads = []
+                for k in range(tile):
+                    h = head.copy()
+                    h["PTROBS_MIN"] += k * len(phot)
+                    h["PTROBS_MAX"] += k * len(phot)
+                    new = snid + (c * tile + k) * 10**8
+                    h["SNID"] = np.char.ljust(new.astype("S16"), 16)
+                    heads.append(h)
+                tables = (
+                    (hh, fits.BinTableHDU(np.concatenate(heads), name="Header"), pair.head.name),
+                    (ph, fits.BinTableHDU(np.tile(phot, tile), name="Photometry"), pair.phot.name),
+                )
+                for hdul, hdu, name in tables:
+                    buf = io.BytesIO()
+                    fits.HDUList([fits.PrimaryHDU(header=hdul[0].header), hdu]).writeto(buf)
+                    stem = name.replace("ELASTICC2_TRAIN_01_1percent_", f"BENCH_{copy}-")
+                    (directory / stem).write_bytes(gzip.compress(buf.getvalue(), 6))
+    return out
+
+
+def scaling_table(root: Path, repeat: int) -> None:
+    from elasticc_tutorial import snana
+
+    pairs = snana.file_pairs(snana.model_dir(root, "A"))
+    mib = sum(p.phot.stat().st_size + p.head.stat().st_size for p in pairs) / 2**20
+    results = {m: measure(m, str(root), 1 if m in ("astropy_loop", "two_models") else repeat)
+               for m in SCALING}  # fmt: skip
+    points = results["ours"]["n"]
+    print(f"\n## scaling (issue 13): 2 models of {len(pairs)} pairs, {mib:.1f} MiB gzipped each, "
+          f"{points:,} points in all")  # fmt: skip
+    floor = results["gzip_floor"]["seconds"]
+    print(f"| {'reader':<16} | {'seconds':>8} | {'x zlib floor':>12} | {'peak MiB':>8} |")
+    print(f"|{'-' * 18}|{'-' * 10}:|{'-' * 13}:|{'-' * 9}:|")
+    for m in ("ours", "ours_1thread", "gzip_floor", "gzip_isal", "astropy_loop"):
+        r = results[m]
+        print(f"| {LABELS[m]:<16} | {r['seconds']:8.3f} | {r['seconds'] / floor:12.2f} | "
+              f"{r['peak_mib']:8.1f} |")  # fmt: skip
+    ours, one = results["ours"]["seconds"], results["ours_1thread"]["seconds"]
+    loop = results["astropy_loop"]["seconds"]
+    mem, two = results["memory"], results["two_models"]
+    print(f"ratios: ours ({snana.default_threads(len(pairs))} threads) / zlib floor = {ours / floor:.2f} "
+          f"(target < 1); 1 thread / {snana.default_threads(len(pairs))} threads = {one / ours:.2f}; "
+          f"ISA-L / zlib inflate = {results['gzip_isal']['seconds'] / floor:.2f}; "
+          f"astropy loop / ours = {loop / ours:.1f}")  # fmt: skip
+    print(f"memory, one model: peak RSS of the read {mem['read_peak_mib']:.1f} MiB / the frame's "
+          f"columns {mem['frame_mib']:.1f} MiB = {mem['read_peak_mib'] / mem['frame_mib']:.2f} "
+          f"(target <= 1.5); RSS still held after the read {mem['held_mib']:.1f} MiB")  # fmt: skip
+    print(f"two models in turn: the first holds {two['held_mib']:.1f} MiB and leaves "
+          f"{two['left_mib']:.1f} MiB once dropped; peak over both reads "
+          f"{two['both_peak_mib']:.1f} MiB = {two['both_peak_mib'] / mem['read_peak_mib']:.2f} x "
+          "one model's peak")  # fmt: skip
+
+
 def _synthetic_alert_tar(directory: Path, n_alerts: int) -> list[Path]:
     """A night tar of ``n_alerts`` schemaless alerts with 10 prvDiaSources + 30 forced sources."""
     import fastavro
 
+    from elasticc_tutorial.photometry import BANDS
     from elasticc_tutorial.schema import load_schema
 
     schema = load_schema("alert")
@@ -237,7 +392,7 @@ def _synthetic_alert_tar(directory: Path, n_alerts: int) -> list[Path]:
 
             def src(k: int, oid: int = oid) -> dict:
                 return {"diaSourceId": oid * 100000 + k, "diaObjectId": oid,
-                        "midPointTai": 60300.0 + k * 0.1, "filterName": "ugrizY"[k % 6],
+                        "midPointTai": 60300.0 + k * 0.1, "filterName": BANDS[k % 6],
                         "ra": 1.0, "decl": -2.0, "psFlux": 100.0 + k, "psFluxErr": 5.0,
                         "snr": 20.0}  # fmt: skip
 
@@ -300,6 +455,8 @@ def main() -> int:
                         help="skip sncosmo and the astropy loop on the scale sample")  # fmt: skip
     parser.add_argument("--alerts", type=int, default=20000, help="synthetic alerts if no sample")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (best kept)")
+    parser.add_argument("--tile", type=int, default=30,
+                        help="scaling table: tile the real SNIb-Templates files this many times")  # fmt: skip
     args = parser.parse_args()
     if args.child:
         _child(*args.child)
@@ -309,6 +466,12 @@ def main() -> int:
           f"python {sys.version.split()[0]})")  # fmt: skip
     if args.real.is_dir():
         snana_table("real ELAsTiCC2 1% training files", args.real, args.repeat, set())
+        if args.tile:
+            with tempfile.TemporaryDirectory() as tmp:
+                t0 = time.perf_counter()
+                tree = tiled_tree(args.real, Path(tmp), args.tile)
+                print(f"\n(tiled tree x{args.tile} written in {time.perf_counter() - t0:.0f} s)")
+                scaling_table(tree, args.repeat)
     else:
         print(f"\n(real 1% files not found at {args.real}: skipped)")
 

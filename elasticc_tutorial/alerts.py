@@ -7,7 +7,25 @@
 Avro container file of many (detected from the container's ``Obj\\x01`` magic), both are read.
 
 Tars are read as streams (``tarfile`` mode ``r|*``), one member at a time, so a night never lands
-on disk or wholly in memory. :func:`alert_tables` turns decoded alerts into polars tables.
+on disk or wholly in memory. :func:`alert_tables` turns decoded alerts into polars tables. Each
+reader refuses the other kind of tar with an :class:`AlertFormatError` that says which kind it
+found (an Avro container's embedded schema names its record; a schemaless member must decode
+exactly, to the last byte, with the expected schema).
+
+Light curves come in the schema every reader of the package shares
+(:mod:`elasticc_tutorial.lightcurves`)::
+
+    read_lightcurves(source, model=None, *, snids=None, columns=None, flags=False, ...)
+
+built from the photometry the alerts carry (each alert's diaSource, prvDiaSources and
+prvDiaForcedSources, de-duplicated by id): only the points inside the alerts' windows, fluxes
+converted back from nJy to FLUXCAL (zero point 27.5; float32 rounding of the nJy values), and
+PHOTFLAG = 4096 (DETECT) for the diaSources, 0 for the other forced points: alerts do not carry
+SNANA's TRIGGER and SATURATE bits. Alert tars are not split by model, so ``model`` must be None.
+
+``source`` is a directory of ``<mjd>.tar``, one tar, a list of tars, a ``paths.Location``, or
+``paths.locate()``'s locations (its ``.alerts``; for broker messages, the
+``ELASTICC2_BROKER_MESSAGES`` directory beside it).
 
 Errors: :class:`AlertFileNotFoundError` (a FileNotFoundError) for a missing tar or directory;
 :class:`AlertFormatError` (a ValueError) for a truncated/corrupt tar or Avro member, naming the tar
@@ -17,6 +35,7 @@ and the member.
 from __future__ import annotations
 
 import io
+import os
 import re
 import tarfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,15 +44,28 @@ from pathlib import Path
 from typing import Any
 
 import fastavro
+import numpy as np
 import polars as pl
 
 from elasticc_tutorial.errors import AlertsError, AlertsFileNotFoundError
+from elasticc_tutorial.lightcurves import (
+    COLUMNS,
+    FLAG_INPUTS,
+    Columns,
+    conform,
+    snid_array,
+    wanted_columns,
+    with_flags,
+)
+from elasticc_tutorial.paths import DataLocations
+from elasticc_tutorial.photometry import FLUXCAL_TO_NJY, PHOTFLAG_DETECT
 from elasticc_tutorial.schema import load_schema
 
 __all__ = [
     "AlertFileNotFoundError",
     "AlertFormatError",
     "AlertTables",
+    "AlertsError",
     "alert_tables",
     "broker_table",
     "iter_alerts",
@@ -42,6 +74,7 @@ __all__ = [
     "night_tars",
     "read_alerts",
     "read_broker_messages",
+    "read_lightcurves",
 ]
 
 _NIGHT_RE = re.compile(r"^(\d+)\.tar(\.gz|\.bz2|\.xz)?$")
@@ -56,16 +89,38 @@ class AlertFormatError(AlertsError):
     """A tar or Avro member is truncated or does not decode with the expected schema."""
 
 
-Source = str | Path | Sequence[str | Path]
+Source = str | os.PathLike[str] | DataLocations | Sequence[str | os.PathLike[str]]
+BROKER_DIR = "ELASTICC2_BROKER_MESSAGES"
+
+
+def _paths(source: Source, kind: str) -> Path | list[Path]:
+    """One path, or the list of tar paths, of ``source`` for ``kind`` ("alert" or broker)."""
+    if isinstance(source, DataLocations):
+        if kind == "alert":
+            return Path(source.alerts)
+        # DataLocations has no entry for broker messages; they sit beside the alert tars.
+        broker = Path(source.alerts).parent / BROKER_DIR
+        if not broker.is_dir():
+            raise AlertFileNotFoundError(
+                f"broker-message tars not found: {broker} (expected beside the alert tars)"
+            )
+        return broker
+    if isinstance(source, str | os.PathLike):
+        return Path(source)
+    return [Path(p) for p in source]
 
 
 def night_tars(
     source: Source, first_night: int | None = None, last_night: int | None = None
 ) -> list[Path]:
     """Tarballs to read, in night order: ``source`` is a directory of ``<mjd>.tar`` files, one tar,
-    or a list of them; ``first_night``/``last_night`` (inclusive, integer MJD) filter by name."""
-    if isinstance(source, str | Path):
-        source = Path(source)
+    or a list of them (or a Location / DataLocations: its alert tars); ``first_night``/``last_night``
+    (inclusive, integer MJD) filter by name."""
+    return _night_tars(_paths(source, "alert"), first_night, last_night)
+
+
+def _night_tars(source: Path | list[Path], first_night: int | None, last_night: int | None):
+    if isinstance(source, Path):
         if source.is_dir():
             paths = [p for p in source.iterdir() if _NIGHT_RE.match(p.name)]
         elif source.exists():
@@ -73,7 +128,7 @@ def night_tars(
         else:
             raise AlertFileNotFoundError(f"alert tarball or directory not found: {source}")
     else:
-        paths = [Path(p) for p in source]
+        paths = source
         for p in paths:
             if not p.is_file():
                 raise AlertFileNotFoundError(f"alert tarball not found: {p}")
@@ -119,35 +174,70 @@ def iter_members(tar_path: str | Path) -> Iterator[tuple[str, bytes]]:
         raise AlertFormatError(f"{tar_path}: truncated or corrupt tar ({exc})") from None
 
 
-def _decode(data: bytes, schema: dict, where: str) -> Iterator[dict]:
-    if data[:4] == _CONTAINER_MAGIC:
-        try:
-            yield from fastavro.reader(io.BytesIO(data))
-        except _DECODE_ERRORS as exc:
-            raise AlertFormatError(f"{where}: corrupt Avro container ({exc!r})") from None
-        return
+_OTHER = {"alert": "brokerClassification", "brokerClassification": "alert"}
+_READERS = {"alert": "iter_alerts/read_alerts", "brokerClassification": "iter_broker_messages"}
+
+
+def _schemaless(data: bytes, schema: dict) -> dict | None:
+    """The one record ``data`` holds with ``schema``, or None if it does not decode exactly."""
     fo = io.BytesIO(data)
     try:
         record = fastavro.schemaless_reader(fo, schema, None)
-    except _DECODE_ERRORS as exc:
+    except _DECODE_ERRORS:
+        return None
+    return record if fo.tell() == len(data) else None
+
+
+def _wrong_kind(where: str, expected: str, found: str) -> AlertFormatError:
+    return AlertFormatError(
+        f"{where}: holds elasticc.v0_9_1.{found} records, not {expected}: this is "
+        f"{'an alert' if found == 'alert' else 'a broker-message'} tar; read it with "
+        f"alerts.{_READERS[found]}"
+    )
+
+
+def _decode(data: bytes, kind: str, where: str) -> Iterator[dict]:
+    schema = load_schema(kind)
+    if data[:4] == _CONTAINER_MAGIC:
+        try:
+            reader = fastavro.reader(io.BytesIO(data))
+            found = str(reader.writer_schema.get("name", "")).rsplit(".", 1)[-1]
+            if found != schema["name"].rsplit(".", 1)[-1]:
+                other = load_schema(_OTHER[kind])["name"].rsplit(".", 1)[-1]
+                if found == other:
+                    raise _wrong_kind(where, kind, _OTHER[kind])
+                raise AlertFormatError(
+                    f"{where}: Avro container of {found!r} records, expected {schema['name']}"
+                )
+            yield from reader
+        except _DECODE_ERRORS as exc:
+            raise AlertFormatError(f"{where}: corrupt Avro container ({exc!r})") from None
+        return
+    record = _schemaless(data, schema)
+    if record is None:
+        if _schemaless(data, load_schema(_OTHER[kind])) is not None:
+            raise _wrong_kind(where, kind, _OTHER[kind])
         raise AlertFormatError(
-            f"{where}: truncated or not a schemaless {schema.get('name')} ({exc!r})"
-        ) from None
-    if fo.tell() != len(data):
-        raise AlertFormatError(
-            f"{where}: {len(data) - fo.tell()} bytes left after one {schema.get('name')} record "
-            "(wrong schema or corrupt member)"
+            f"{where}: truncated, corrupt or not a schemaless {schema.get('name')} "
+            "(it does not decode exactly with that schema)"
         )
     yield record
 
 
-def _iter(source: Source, schema_name: str, first: int | None, last: int | None) -> Iterator[dict]:
-    schema = load_schema(schema_name)
-    for tar_path in night_tars(source, first, last):
+def _iter(source: Source, kind: str, first: int | None, last: int | None) -> Iterator[dict]:
+    for tar_path in _night_tars(_paths(source, kind), first, last):
         for name, data in iter_members(tar_path):
             if not name.endswith(".avro"):
                 continue
-            yield from _decode(data, schema, f"{tar_path}: member {name}")
+            where = f"{tar_path}: member {name}"
+            for record in _decode(data, kind, where):
+                stem = Path(name).stem
+                if kind == "alert" and stem.isdigit() and int(stem) != record["alertId"]:
+                    raise AlertFormatError(
+                        f"{where}: the name says alertId {stem} but the record holds alertId "
+                        f"{record['alertId']} (wrong schema or a renamed member)"
+                    )
+                yield record
 
 
 def iter_alerts(
@@ -292,3 +382,61 @@ def read_broker_messages(
 ) -> pl.DataFrame:
     """Read the broker messages of the selected nights; see :func:`broker_table`."""
     return broker_table(iter_broker_messages(source, first_night, last_night), explode=explode)
+
+
+def read_lightcurves(
+    source: Source,
+    model: str | None = None,
+    *,
+    snids: Iterable[int] | None = None,
+    columns: Columns = None,
+    flags: bool = False,
+    first_night: int | None = None,
+    last_night: int | None = None,
+) -> pl.DataFrame:
+    """The light curves the alerts of the selected nights carry, in the common schema of
+    :mod:`elasticc_tutorial.lightcurves` (see the module docstring for what alerts can and cannot
+    give back): one row per point, objects by SNID (= diaObjectId), points in time order."""
+    if model is not None:
+        raise AlertsError(
+            f"alert tars are not split by model (got model={model!r}); select objects with snids="
+        )
+    wanted = wanted_columns(columns, COLUMNS)
+    unknown = [c for c in wanted if c not in COLUMNS]
+    if unknown:
+        raise AlertsError(f"alerts carry no per-point column(s) {unknown}; they have {COLUMNS}")
+    read = wanted + [c for c in FLAG_INPUTS if flags and c not in wanted]
+    keep = snid_array(snids)
+    tables = alert_tables(
+        a
+        for a in iter_alerts(source, first_night, last_night)
+        if keep is None or np.isin(a["diaSource"]["diaObjectId"], keep)
+    )
+    point = ["id", "SNID", "MJD", "BAND", "psFlux", "psFluxErr"]
+    names = {"diaObjectId": "SNID", "midPointTai": "MJD", "filterName": "BAND"}
+    detected = tables.sources.rename({"diaSourceId": "id", **names}).select(point)
+    forced = tables.forced_sources.rename({"diaForcedSourceId": "id", **names}).select(point)
+    # A detection is also a forced point with the same id; keep one copy of each point.
+    points = (
+        pl.concat([forced, detected])
+        .unique("id", keep="first", maintain_order=True)
+        .with_columns(
+            pl.col("id")
+            .is_in(detected["id"].implode())
+            .cast(pl.Int32)
+            .mul(PHOTFLAG_DETECT)
+            .alias("PHOTFLAG"),
+            (pl.col("psFlux") / FLUXCAL_TO_NJY).alias("FLUXCAL"),
+            (pl.col("psFluxErr") / FLUXCAL_TO_NJY).alias("FLUXCALERR"),
+        )
+        .sort(["SNID", "MJD"], maintain_order=True)
+    )
+    if keep is not None:
+        missing = np.setdiff1d(keep, points["SNID"].to_numpy())
+        if len(missing):
+            raise AlertsError(
+                f"no alert in the selected nights of {source} for SNID "
+                + ", ".join(map(str, missing[:10]))
+            )
+    frame = conform(points.select("SNID", *read))
+    return with_flags(frame) if flags else frame

@@ -21,6 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from elasticc_tutorial.errors import SnanaError
+
+try:  # ISA-L inflates gzip ~2.5x faster than zlib (measured in benchmarks/readers.py)
+    from isal import isal_zlib as _inflate_lib
+except ImportError:  # pragma: no cover - isal is a core dependency; zlib is the safe fallback
+    _inflate_lib = zlib
+_INFLATE_ERRORS = (zlib.error, _inflate_lib.error)
+
 __all__ = [
     "FitsFormatError",
     "FitsTable",
@@ -32,13 +40,14 @@ BLOCK = 2880
 CARD = 80
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 16
+_OUT_CHUNK = 1 << 20
 
 # FITS TFORM letter -> big-endian numpy dtype of one element.
 _TFORM_DTYPES = {"B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8"}
 _TFORM_RE = re.compile(r"^\s*(\d*)([A-Z])(.*)$")
 
 
-class FitsFormatError(ValueError):
+class FitsFormatError(SnanaError):
     """The file is not a readable FITS file: truncated/corrupt gzip or FITS data, missing HDU or
     columns, malformed header. The message names the file and what was expected."""
 
@@ -91,21 +100,41 @@ _END_RE = re.compile(r"(?:.{80})*?(END {77})", re.S)
 _STD_CARD = re.compile(r"^([A-Z0-9_-]{1,8}) *= *(?:('(?:[^']|'')*')|([^/\n]*?)) *(?:/.*)?$", re.M)
 
 
+# Cards that differ between the 40 files of a model (row count, partner file, dates, checksums);
+# everything else of a HEAD or PHOT header is shared, so it is parsed once per layout.
+_PER_FILE_KEYS = (b"NAXIS2  ", b"PHOTFILE", b"DATE    ", b"CHECKSUM", b"DATASUM ")
+
+
 def _parse_header(block: bytes, path: Path) -> dict[str, Any]:
     """Header cards up to END -> {keyword: value}; handles HIERARCH and string CONTINUE cards."""
+    cards = [block[i : i + CARD] for i in range(0, len(block), CARD)]
+    shared = b"".join(b" " * CARD if c[:8] in _PER_FILE_KEYS else c for c in cards)
+    header = _parse_cards(shared)
+    if header is None:
+        raise FitsFormatError(f"{path}: FITS header without an END card (file truncated?)")
+    header = dict(header)
+    for card in cards:
+        if card[:8] in _PER_FILE_KEYS:
+            header.update(_parse_cards(card + b"END".ljust(CARD)) or {})
+    return header
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_cards(block: bytes) -> dict[str, Any] | None:
+    """The cards of ``block`` (cached: a model's files share their layout), None without END."""
     text = block.decode("ascii", errors="replace")
     end = _END_RE.match(text)
     if end is not None and "HIERARCH" not in text and "CONTINUE" not in text:
-        # Fast path (every table header of SNANA files): one regex pass over all cards.
+        # Every table header of SNANA files: one regex pass over all cards.
         lines = "\n".join([text[i : i + CARD] for i in range(0, end.start(1), CARD)])
         header: dict[str, Any] = {}
         for key, string, raw in _STD_CARD.findall(lines):
             header[key] = string[1:-1].replace("''", "'").rstrip() if string else _parse_value(raw)
         return header
-    return _parse_header_slow(text, path)
+    return _parse_header_slow(text)
 
 
-def _parse_header_slow(text: str, path: Path) -> dict[str, Any]:
+def _parse_header_slow(text: str) -> dict[str, Any] | None:
     header: dict[str, Any] = {}
     last_key = None
     for i in range(0, len(text), CARD):
@@ -130,7 +159,7 @@ def _parse_header_slow(text: str, path: Path) -> dict[str, Any]:
             continue  # COMMENT, HISTORY, blank
         header[key] = _parse_value(raw)
         last_key = key
-    raise FitsFormatError(f"{path}: FITS header without an END card (file truncated?)")
+    return None
 
 
 class _Reader:
@@ -145,7 +174,7 @@ class _Reader:
         self.gz = self.fh.read(2) == _GZIP_MAGIC
         self.fh.seek(0)
         self.buf = bytearray()
-        self.zobj = zlib.decompressobj(wbits=31) if self.gz else None
+        self.zobj = _inflate_lib.decompressobj(wbits=31) if self.gz else None
         self.eof = False
         self.member_open = False
 
@@ -176,20 +205,26 @@ class _Reader:
             self._inflate(chunk)
 
     def _inflate(self, data: bytes) -> None:
+        # Output in bounded pieces appended to ``buf``: a whole file never exists twice (as the
+        # decompressor's return value and as ``buf``), which would double the peak memory.
         try:
-            while data:
+            while True:
                 assert self.zobj is not None
-                self.buf += self.zobj.decompress(data)
-                self.member_open = True
-                if not self.zobj.eof:
-                    return
-                self.member_open = False
-                # Another gzip member may follow (gzip allows concatenation); zero padding may too.
-                data = self.zobj.unused_data
-                if not data.strip(b"\0"):
-                    return
-                self.zobj = zlib.decompressobj(wbits=31)
-        except zlib.error as exc:
+                out = self.zobj.decompress(data, _OUT_CHUNK)
+                self.buf += out
+                self.member_open = self.member_open or bool(data or out)
+                if self.zobj.eof:
+                    self.member_open = False
+                    # Another gzip member may follow (gzip allows concatenation); zero padding too.
+                    data = self.zobj.unused_data
+                    if not data.strip(b"\0"):
+                        return
+                    self.zobj = _inflate_lib.decompressobj(wbits=31)
+                    continue
+                data = self.zobj.unconsumed_tail
+                if not data and len(out) < _OUT_CHUNK:
+                    return  # all input consumed and no output pending: wait for more input
+        except _INFLATE_ERRORS as exc:
             raise FitsFormatError(f"{self.path}: corrupt gzip stream ({exc})") from None
 
     def _finish(self) -> None:

@@ -6,22 +6,28 @@ A broker message carries two parallel arrays, ``classid`` (smallint[]) and ``pro
 frames, so they work the same on rows from the TOM's SQL interface and on any other source.
 
 Match levels follow :mod:`elasticc_tutorial.taxonomy`. A reported classId is *coarsened* to a level
-before it is compared with the truth: a report of ``2223 Ib/c`` for a true SN Ia is wrong at the
-``exact`` level but right at the ``category`` level (both are ``2220 SN-like``). Meta classes
-(``200 Residual``, ``300 NotClassified``, ...), Static and every ``/Other`` class are never coarsened
-and never match, as in the TOM's ``elasticc2_classidofgentype`` table.
+(:func:`taxonomy.coarsen`) before it is compared with the truth: a report of ``2223 Ib/c`` for a
+true SN Ia is wrong at the ``exact`` level but right at the ``category`` level (both are ``2220
+SN-like``). Meta classes (``200 Residual``, ``300 NotClassified``, ...), Static and every ``/Other``
+class are never coarsened and never match.
+
+The sample's class mix is not the real campaign's: ``prevalence=`` (a weight per exact classId, e.g.
+the real object counts) reweights each object by ``prevalence / share in the frame`` of its true
+class, so purity (the only metric that mixes classes) is what the real mix would give.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import polars as pl
 
 from elasticc_tutorial import taxonomy
-from elasticc_tutorial.taxonomy import MATCH_LEVELS, MatchLevel
+from elasticc_tutorial.errors import ElasticcTutorialError
+from elasticc_tutorial.taxonomy import MATCH_LEVELS, MatchLevel, coarsen
 
 __all__ = [
+    "MetricsError",
     "accuracy",
     "best_class",
     "coarsen",
@@ -30,41 +36,25 @@ __all__ = [
     "confusion_matrix",
     "explode_classifications",
     "latest_messages",
+    "threshold_completeness_purity",
     "true_classid",
 ]
 
-# How general each match level is, as the taxonomy level of the class it compares.
-_LEVEL_OF_MATCH = {"exact": "ones", "category": "tens", "general": "hundreds", "broad": "thousands"}
-_GENERALITY = {"ones": 0, "tens": 1, "hundreds": 2, "thousands": 3}
+
+class MetricsError(ElasticcTutorialError, ValueError):
+    """A frame or argument the metrics cannot use (the message names the column or value)."""
 
 
 def _require(frame: pl.DataFrame, columns: Sequence[str], what: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise ValueError(f"{what} lacks column(s) {missing}; it has {frame.columns}")
+        raise MetricsError(f"{what} lacks column(s) {missing}; it has {frame.columns}")
 
 
 def _check_level(level: str) -> MatchLevel:
     if level not in MATCH_LEVELS:
-        raise ValueError(f"level must be one of {MATCH_LEVELS}, got {level!r}")
+        raise MetricsError(f"level must be one of {MATCH_LEVELS}, got {level!r}")
     return level  # type: ignore[return-value]
-
-
-def coarsen(classid: int, level: MatchLevel) -> int:
-    """``classid`` reduced to its ancestor at match ``level`` (``2223 -> 2220`` at ``"category"``).
-
-    Classes already less specific than the level, Meta/Static classes and ``/Other`` classes are
-    returned unchanged (they can never match at that level).
-    """
-    _check_level(level)
-    name = taxonomy.class_name(classid)  # also validates classid
-    if classid < 2000 or name.endswith("/Other"):
-        return int(classid)
-    target = _GENERALITY[_LEVEL_OF_MATCH[level]]
-    cid = int(classid)
-    while _GENERALITY[taxonomy.level(cid)] < target:
-        cid = taxonomy.parent(cid)  # type: ignore[assignment]
-    return cid
 
 
 def coarsen_expr(classid: pl.Expr | str, level: MatchLevel) -> pl.Expr:
@@ -93,7 +83,7 @@ def explode_classifications(
     _require(messages, [classid, probability], "messages")
     for col in (classid, probability):
         if not isinstance(messages.schema[col], pl.List):
-            raise ValueError(
+            raise MetricsError(
                 f"messages column {col!r} must be a list column, not {messages.schema[col]}"
             )
     bad = messages.filter(pl.col(classid).list.len() != pl.col(probability).list.len())
@@ -103,7 +93,7 @@ def explode_classifications(
             if "brokermessage_id" in bad.columns
             else f"{bad.height} message(s)"
         )
-        raise ValueError(f"{where}: {classid} and {probability} arrays differ in length")
+        raise MetricsError(f"{where}: {classid} and {probability} arrays differ in length")
     return messages.explode([classid, probability])
 
 
@@ -143,17 +133,42 @@ def best_class(
 
 
 def _labelled(
-    frame: pl.DataFrame, gentype: str, predicted: str, level: MatchLevel
-) -> tuple[pl.DataFrame, int]:
-    """Rows with a mapped gentype, with ``true_class`` and ``pred_class`` coarsened to ``level``."""
+    frame: pl.DataFrame,
+    gentype: str,
+    predicted: str,
+    level: MatchLevel,
+    prevalence: Mapping[int, float] | None = None,
+) -> pl.DataFrame:
+    """Rows with a mapped gentype, with ``true_class`` and ``pred_class`` coarsened to ``level``
+    and the object ``weight`` (1, or the reweighting of ``prevalence``)."""
     _require(frame, [gentype, predicted], "frame")
     out = frame.select(
-        coarsen_expr(true_classid(gentype), level).alias("true_class"),
+        true_classid(gentype).alias("leaf"),
         coarsen_expr(pl.col(predicted), level).alias("pred_class"),
-        true_classid(gentype).is_null().alias("_unmapped"),
-    )
-    dropped = int(out["_unmapped"].sum())
-    return out.filter(~pl.col("_unmapped")).drop("_unmapped"), dropped
+    ).drop_nulls("leaf")
+    return out.with_columns(
+        coarsen_expr("leaf", level).alias("true_class"), _weights(out["leaf"], prevalence)
+    ).drop("leaf")
+
+
+def _weights(leaf: pl.Series, prevalence: Mapping[int, float] | None) -> pl.Series:
+    """Per object: 1, or (share of its exact class in ``prevalence``) / (share in the frame)."""
+    if prevalence is None:
+        return pl.Series("weight", [1.0] * len(leaf), dtype=pl.Float64)
+    present = leaf.unique().to_list()
+    missing = sorted(c for c in present if c not in prevalence)
+    if missing:
+        raise MetricsError(f"prevalence has no weight for the exact classId(s) {missing}")
+    bad = {c: w for c, w in prevalence.items() if not w >= 0}
+    if bad or not sum(prevalence[c] for c in present) > 0:
+        raise MetricsError(
+            f"prevalence weights must be >= 0 and not all 0, got {bad or prevalence}"
+        )
+    total = sum(prevalence[c] for c in present)
+    counts = leaf.value_counts()
+    share = dict(zip(counts[leaf.name], counts["count"] / len(leaf), strict=True))
+    factor = {c: prevalence[c] / total / share[c] for c in present}
+    return leaf.replace_strict(factor, return_dtype=pl.Float64).alias("weight")
 
 
 def confusion_matrix(
@@ -169,7 +184,7 @@ def confusion_matrix(
     Both are coarsened to ``level``; objects whose gentype has no classId are left out. Columns:
     ``true_class``, ``pred_class``, ``n`` and ``fraction`` (of the true class's objects), sorted.
     """
-    labelled, _ = _labelled(frame, gentype, predicted, _check_level(level))
+    labelled = _labelled(frame, gentype, predicted, _check_level(level))
     return (
         labelled.group_by("true_class", "pred_class")
         .agg(pl.len().cast(pl.Int64).alias("n"))
@@ -187,7 +202,7 @@ def accuracy(
 ) -> float:
     """Fraction of classified objects whose ``predicted`` class matches the truth at ``level``
     (objects whose gentype has no classId are left out; NaN when none is left)."""
-    labelled, _ = _labelled(frame, gentype, predicted, _check_level(level))
+    labelled = _labelled(frame, gentype, predicted, _check_level(level))
     if labelled.is_empty():
         return float("nan")
     return float((labelled["true_class"] == labelled["pred_class"]).mean())
@@ -199,43 +214,97 @@ def completeness_purity(
     gentype: str = "gentype",
     predicted: str = "classid",
     level: MatchLevel = "exact",
+    prevalence: Mapping[int, float] | None = None,
 ) -> pl.DataFrame:
     """Completeness and purity per true class at match ``level``.
 
     For each class *c* (coarsened to ``level``): ``n_true`` objects are truly *c*, ``n_pred`` were
     classified as *c*, ``n_correct`` both; completeness = n_correct / n_true, purity = n_correct /
-    n_pred (null when nothing was classified as *c*). Objects whose gentype has no classId are left
-    out. One row per true class, sorted by class.
+    n_pred (null when nothing was classified as *c*). With ``prevalence`` (a weight per exact
+    classId), purity counts each object with its class's reweighting (see the module docstring);
+    the counts stay counts. Objects whose gentype has no classId are left out. One row per true
+    class, sorted by class.
     """
-    labelled, _ = _labelled(frame, gentype, predicted, _check_level(level))
-    n_true = labelled.group_by("true_class").agg(pl.len().alias("n_true"))
+    labelled = _labelled(frame, gentype, predicted, _check_level(level), prevalence)
+    correct = pl.col("true_class") == pl.col("pred_class")
+    n_true = labelled.group_by("true_class").agg(
+        pl.len().alias("n_true"), (correct.sum()).alias("n_correct")
+    )
     n_pred = labelled.group_by(pl.col("pred_class").alias("true_class")).agg(
-        pl.len().alias("n_pred")
+        pl.len().alias("n_pred"),
+        pl.col("weight").sum().alias("w_pred"),
+        pl.col("weight").filter(correct).sum().alias("w_correct"),
     )
-    n_correct = (
-        labelled.filter(pl.col("true_class") == pl.col("pred_class"))
-        .group_by("true_class")
-        .agg(pl.len().alias("n_correct"))
-    )
-    out = (
+    names = {c: taxonomy.class_name(c) for c in taxonomy.classids()}
+    return (
         n_true.join(n_pred, on="true_class", how="left")
-        .join(n_correct, on="true_class", how="left")
-        .with_columns(pl.col("n_pred", "n_correct").fill_null(0))
-        .with_columns(pl.col("n_true", "n_pred", "n_correct").cast(pl.Int64))
+        .with_columns(
+            pl.col("n_pred", "n_correct").fill_null(0).cast(pl.Int64),
+            pl.col("n_true").cast(pl.Int64),
+        )
         .with_columns(
             (pl.col("n_correct") / pl.col("n_true")).alias("completeness"),
-            pl.when(pl.col("n_pred") > 0)
-            .then(pl.col("n_correct") / pl.col("n_pred"))
+            pl.when(pl.col("w_pred") > 0)
+            .then(pl.col("w_correct") / pl.col("w_pred"))
             .otherwise(None)
             .alias("purity"),
+            pl.col("true_class").replace_strict(names, return_dtype=pl.String).alias("class_name"),
         )
         .rename({"true_class": "classid"})
         .sort("classid")
+        .select("classid", "class_name", "n_true", "n_pred", "n_correct", "completeness", "purity")
     )
-    return out.with_columns(
-        pl.col("classid")
-        .replace_strict(
-            {c: taxonomy.class_name(c) for c in taxonomy.classids()}, return_dtype=pl.String
+
+
+def threshold_completeness_purity(
+    frame: pl.DataFrame,
+    target: int,
+    thresholds: Sequence[float],
+    *,
+    score: str = "probability",
+    gentype: str = "gentype",
+    level: MatchLevel = "exact",
+    prevalence: Mapping[int, float] | None = None,
+) -> pl.DataFrame:
+    """Completeness and purity of selecting ``score > threshold`` as class ``target``, for each
+    threshold: one row per object in ``frame`` (its true ``gentype`` and its ``score``, e.g. the
+    probability a classifier gave ``target``); an object is truly ``target`` when
+    :func:`taxonomy.is_match` says so at ``level``. Columns: ``threshold``, ``selected``,
+    ``n_true``, ``n_correct``, ``completeness``, ``purity`` (null when nothing is selected;
+    reweighted with ``prevalence`` as in :func:`completeness_purity`)."""
+    _require(frame, [gentype, score], "frame")
+    _check_level(level)
+    matching = taxonomy.gentypes_of_class(target, level)
+    rows = frame.select(
+        pl.col(gentype).is_in(matching).alias("is_true"),
+        pl.col(score).alias("score"),
+        true_classid(gentype).alias("leaf"),
+    ).drop_nulls("leaf")
+    rows = rows.with_columns(_weights(rows["leaf"], prevalence))
+    out = []
+    for thr in thresholds:
+        sel = rows.filter(pl.col("score") > thr)
+        w_sel = sel["weight"].sum()
+        out.append(
+            {
+                "threshold": float(thr),
+                "selected": sel.height,
+                "n_true": int(rows["is_true"].sum()),
+                "n_correct": int(sel["is_true"].sum()),
+                "completeness": sel["is_true"].sum() / rows["is_true"].sum()
+                if rows["is_true"].any()
+                else None,
+                "purity": sel.filter("is_true")["weight"].sum() / w_sel if w_sel > 0 else None,
+            }
         )
-        .alias("class_name")
-    ).select("classid", "class_name", "n_true", "n_pred", "n_correct", "completeness", "purity")
+    return pl.DataFrame(
+        out,
+        schema={
+            "threshold": pl.Float64,
+            "selected": pl.Int64,
+            "n_true": pl.Int64,
+            "n_correct": pl.Int64,
+            "completeness": pl.Float64,
+            "purity": pl.Float64,
+        },
+    )

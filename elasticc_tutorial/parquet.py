@@ -1,31 +1,61 @@
-"""Read the ELAsTiCC2 Parquet files (``ELASTICC2_parquet/<model>.parquet``) lazily with polars.
+"""Read the ELAsTiCC2 Parquet files (``ELASTICC2_parquet/<model>.parquet``).
 
 Each file has one row per object: ``SNID`` (Int64), 13 list columns with one element per
 photometry point (``MJD``, ``BAND``, ``PHOTFLAG``, ``FLUXCAL``, ``FLUXCALERR``, ...) and the HEAD
-columns. Two things to know:
+columns. Three things to know:
 
-* the files are large (SNIa-SALT3 is ~20 GB in memory), so start from :func:`scan` and let polars
-  push the SNID filter and the column selection down into the Parquet reader;
+* the files are large (SNIa-SALT3 is ~20 GB in memory): select objects and columns, and let the
+  reader skip the row groups that cannot match;
 * inside an object the lists are sorted by BAND, then MJD (``Y, g, i, r, u, z``), **not** by time;
-  :func:`explode` returns the long form in time order.
+  :func:`read_lightcurves` and :func:`explode` return the long form in time order;
+* the readers (:func:`read_lightcurves`, :func:`read_objects`, :func:`read_object`,
+  :func:`verify`) check every page against its CRC when the writer stored one (the sample's files
+  have them; ``sample/parquet_writer.py``), so a flipped byte is an error, never a wrong flux.
+  :func:`scan` is polars' lazy scan for exploration, which does not verify.
+
+Light curves come in the schema every reader of the package shares
+(:mod:`elasticc_tutorial.lightcurves`)::
+
+    read_lightcurves(source, model=None, *, snids=None, columns=None, flags=False, ...)
+
+``source`` is the Parquet directory (with ``model``), one file, or ``paths.locate()``'s locations.
 
 Errors: :class:`ParquetFileNotFoundError` (a FileNotFoundError) for a missing file or model,
-:class:`ParquetFormatError` (a ValueError) for a file without the expected columns, and
-:class:`elasticc_tutorial.snana.UnknownSnidError` when a requested object is absent.
+:class:`ParquetFormatError` for a file without the expected columns, :class:`ParquetError` for a
+corrupt file (all name the file), and :class:`UnknownSnidError` when a requested object is absent.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from elasticc_tutorial.errors import ParquetError, ParquetFileNotFoundError
-from elasticc_tutorial.photometry import PHOTFLAG_DETECT, PHOTFLAG_SATURATE, PHOTFLAG_TRIGGER
+from elasticc_tutorial.lightcurves import (
+    FLAG_COLUMNS,
+    FLAG_INPUTS,
+    Columns,
+    ReaderArgumentError,
+    conform,
+    resolve,
+    snid_array,
+    wanted_columns,
+    with_flags,
+)
 from elasticc_tutorial.snana import UnknownSnidError
 
+if TYPE_CHECKING:
+    from elasticc_tutorial.paths import DataLocations
+
 __all__ = [
+    "ParquetError",
     "ParquetFileNotFoundError",
     "ParquetFormatError",
     "UnknownSnidError",
@@ -37,6 +67,7 @@ __all__ = [
     "read_object",
     "read_objects",
     "scan",
+    "verify",
     "with_flags",
 ]
 
@@ -47,17 +78,17 @@ class ParquetFormatError(ParquetError):
     """The Parquet file lacks the columns of the ELAsTiCC2 layout (SNID, list columns MJD, ...)."""
 
 
-def list_models(directory: str | Path) -> list[str]:
+def list_models(directory: str | os.PathLike[str] | DataLocations) -> list[str]:
     """Model names of a Parquet directory (``<model>.parquet`` files)."""
-    directory = Path(directory)
+    directory = Path(resolve(directory, "parquet"))
     if not directory.is_dir():
         raise ParquetFileNotFoundError(f"Parquet directory not found: {directory}")
     return sorted(p.stem for p in directory.glob("*.parquet"))
 
 
-def parquet_path(source: str | Path, model: str | None = None) -> Path:
+def parquet_path(source: str | os.PathLike[str] | DataLocations, model: str | None = None) -> Path:
     """``source`` itself if it is a file, else ``source/<model>.parquet``."""
-    source = Path(source)
+    source = Path(resolve(source, "parquet"))
     if model is None:
         if source.is_dir():
             raise ParquetFileNotFoundError(
@@ -76,7 +107,7 @@ def parquet_path(source: str | Path, model: str | None = None) -> Path:
     return path
 
 
-def scan(source: str | Path, model: str | None = None) -> pl.LazyFrame:
+def scan(source: str | os.PathLike[str] | DataLocations, model: str | None = None) -> pl.LazyFrame:
     """A lazy frame over one model's Parquet file (nothing is read until ``collect``).
 
     Raises ParquetFormatError if the file does not have the ELAsTiCC2 layout.
@@ -101,54 +132,113 @@ def list_columns(frame: Frame) -> list[str]:
     return [name for name, dtype in schema.items() if isinstance(dtype, pl.List)]
 
 
+def _model_arg(model: object) -> str | None:
+    if model is not None and not isinstance(model, str):
+        raise ReaderArgumentError(
+            f"model must be a model name such as 'SNIa-SALT3', not {model!r}; pass SNIDs as snids="
+        )
+    return model
+
+
+def _path(source: object, model: str | None) -> Path:
+    return parquet_path(source, _model_arg(model))
+
+
+def _file_schema(path: Path) -> pa.Schema:
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise ParquetFormatError(f"{path}: not a readable Parquet file ({exc})") from None
+    mjd = schema.field("MJD").type if "MJD" in schema.names else None
+    if "SNID" not in schema.names or (
+        not pa.types.is_list(mjd) and not pa.types.is_large_list(mjd)
+    ):
+        raise ParquetFormatError(
+            f"{path}: expected an SNID column and list columns (MJD, BAND, FLUXCAL, ...), "
+            f"found {schema.names[:8]}..."
+        )
+    return schema
+
+
+def _read_verified(path: Path, columns: Sequence[str], snids: np.ndarray | None) -> pl.DataFrame:
+    """``columns`` of the rows with ``snids`` (all rows for None), every page checked against its
+    CRC; the SNID filter skips the row groups whose statistics exclude it."""
+    have = _file_schema(path).names
+    missing = [c for c in columns if c not in have]
+    if missing:
+        raise ParquetFormatError(f"{path}: no column(s) {missing} (columns: {', '.join(have)})")
+    filters = None if snids is None else [("SNID", "in", snids.tolist())]
+    try:
+        table = pq.read_table(
+            path, columns=list(columns), filters=filters, page_checksum_verification=True
+        )
+    except (OSError, pa.ArrowException) as exc:
+        raise ParquetError(f"{path}: corrupt Parquet data, nothing returned ({exc})") from None
+    return pl.from_arrow(table)
+
+
+def _select(
+    path: Path, columns: Sequence[str], snids: np.ndarray | None, where: pl.Expr | None
+) -> pl.DataFrame:
+    """Verified rows of ``columns`` for ``snids`` and/or the predicate ``where``: the predicate's
+    (scalar) columns are read first, then only the matching objects' rows."""
+    if where is not None:
+        needed = ["SNID", *[c for c in where.meta.root_names() if c != "SNID"]]
+        matched = _read_verified(path, needed, snids).filter(where)["SNID"].to_numpy()
+        snids = np.unique(matched).astype(np.int64)
+    return _read_verified(path, columns, snids)
+
+
+def verify(source: str | os.PathLike[str] | DataLocations, model: str | None = None) -> int:
+    """Read every page of a model's file, checking each against its CRC; returns the number of
+    objects. ParquetError names the file when a page is corrupt (pages written without a CRC, as
+    by polars, can only be checked for decodability)."""
+    path = _path(source, model)
+    _file_schema(path)
+    try:
+        reader = pq.ParquetFile(path, page_checksum_verification=True)
+        for i in range(reader.num_row_groups):
+            reader.read_row_group(i)
+    except (OSError, pa.ArrowException) as exc:
+        raise ParquetError(f"{path}: corrupt Parquet data ({exc})") from None
+    return reader.metadata.num_rows
+
+
 def read_objects(
-    source: str | Path,
-    snids: Iterable[int] | None = None,
-    *,
+    source: str | os.PathLike[str] | DataLocations,
     model: str | None = None,
+    *,
+    snids: Iterable[int] | None = None,
     columns: Sequence[str] | None = None,
     where: pl.Expr | None = None,
 ) -> pl.DataFrame:
-    """Objects (one row each, list columns) selected by SNID and/or a polars predicate.
+    """Objects (one row each, list columns as stored), selected by SNID and/or a polars predicate
+    on the scalar columns, sorted by SNID; pages are verified (see the module docstring).
 
-    Only the requested ``columns`` (SNID is always included) and the row groups that can match are
-    read. Missing SNIDs are ignored here; use :func:`read_object` for a single, required object.
+    Only the requested ``columns`` (SNID is always included; None = all) are read. Missing SNIDs
+    are not an error here; use :func:`read_object` for a single, required object.
     """
-    lazy = scan(source, model)
-    if snids is not None:
-        lazy = lazy.filter(pl.col("SNID").is_in([int(s) for s in snids]))
-    if where is not None:
-        lazy = lazy.filter(where)
-    if columns is not None:
-        wanted = ["SNID", *[c for c in columns if c != "SNID"]]
-        _check_columns(lazy, wanted, source, model)
-        lazy = lazy.select(wanted)
-    return lazy.collect()
-
-
-def _check_columns(
-    lazy: pl.LazyFrame, columns: Sequence[str], source: str | Path, model: str | None
-) -> None:
-    have = lazy.collect_schema().names()
-    missing = [c for c in columns if c not in have]
-    if missing:
-        raise ParquetFormatError(
-            f"{parquet_path(source, model)}: no column(s) {missing} (columns: {', '.join(have)})"
-        )
+    path = _path(source, model)
+    names = (
+        _file_schema(path).names
+        if columns is None
+        else ["SNID", *[c for c in columns if c != "SNID"]]
+    )
+    return _select(path, names, snid_array(snids), where).sort("SNID")
 
 
 def read_object(
-    source: str | Path,
+    source: str | os.PathLike[str] | DataLocations,
+    model: str | None,
     snid: int,
     *,
-    model: str | None = None,
     columns: Sequence[str] | None = None,
     long: bool = True,
 ) -> pl.DataFrame:
     """One object: its light curve in long, time-ordered form (default) or its single row."""
-    row = read_objects(source, [snid], model=model, columns=columns)
+    row = read_objects(source, model, snids=[snid], columns=columns)
     if row.height == 0:
-        raise UnknownSnidError(f"{parquet_path(source, model)}: no object with SNID {snid}")
+        raise UnknownSnidError(f"{_path(source, model)}: no object with SNID {snid}")
     return explode(row) if long else row
 
 
@@ -172,55 +262,55 @@ def explode(frame: Frame, columns: Sequence[str] | None = None) -> Frame:
     return long
 
 
-def with_flags(frame: Frame) -> Frame:
-    """Add S/N and the PHOTFLAG bits to a long frame: ``SNR`` (FLUXCAL/FLUXCALERR), ``DETECTED``
-    (bit 4096: the point is a diaSource), ``TRIGGER`` (2048) and ``SATURATED`` (1024)."""
-    cols = frame.collect_schema().names()
-    exprs = []
-    if "FLUXCAL" in cols and "FLUXCALERR" in cols:
-        exprs.append(
-            pl.when(pl.col("FLUXCALERR") > 0)
-            .then(pl.col("FLUXCAL") / pl.col("FLUXCALERR"))
-            .otherwise(float("nan"))
-            .alias("SNR")
-        )
-    if "PHOTFLAG" in cols:
-        flag = pl.col("PHOTFLAG")
-        exprs += [
-            ((flag & PHOTFLAG_DETECT) != 0).alias("DETECTED"),
-            ((flag & PHOTFLAG_TRIGGER) != 0).alias("TRIGGER"),
-            ((flag & PHOTFLAG_SATURATE) != 0).alias("SATURATED"),
-        ]
-    if not exprs:
-        raise ParquetFormatError("with_flags needs FLUXCAL/FLUXCALERR and/or PHOTFLAG columns")
-    return frame.with_columns(exprs)
+with_flags = with_flags  # the common flags of elasticc_tutorial.lightcurves, re-exported
 
 
 def read_lightcurves(
-    source: str | Path,
-    snids: Iterable[int] | None = None,
-    *,
+    source: str | os.PathLike[str] | DataLocations,
     model: str | None = None,
-    columns: Sequence[str] | None = ("MJD", "BAND", "PHOTFLAG", "FLUXCAL", "FLUXCALERR"),
+    *,
+    snids: Iterable[int] | None = None,
+    columns: Columns = None,
+    flags: bool = False,
     head_columns: Sequence[str] = (),
     where: pl.Expr | None = None,
-    flags: bool = True,
 ) -> pl.DataFrame:
-    """Long, time-ordered light curves of the selected objects in one lazy query: SNID, the
-    ``head_columns`` (per object), the list ``columns`` (None = all) and, with ``flags``, SNR and
-    DETECTED/TRIGGER/SATURATED."""
-    lazy = scan(source, model)
-    if snids is not None:
-        lazy = lazy.filter(pl.col("SNID").is_in([int(s) for s in snids]))
-    if where is not None:
-        lazy = lazy.filter(where)
-    lists = list_columns(lazy) if columns is None else list(columns)
-    if "MJD" not in lists:
-        lists = ["MJD", *lists]
-    wanted = ["SNID", *head_columns, *lists]
-    _check_columns(lazy, wanted, source, model)
-    lazy = lazy.select(wanted)
-    long = explode(lazy)
+    """The light curves of a model in the common schema of :mod:`elasticc_tutorial.lightcurves`:
+    one row per point, ``SNID`` then ``columns``, objects by SNID, points in time order.
+
+    Parquet extras: ``head_columns`` (object columns such as ``SIM_REDSHIFT_CMB``, repeated on
+    each point, after the point columns) and ``where`` (a polars predicate on object columns,
+    e.g. ``pl.col("SIM_REDSHIFT_CMB") < 0.5``). Every page read is verified.
+    """
+    path = _path(source, model)
+    schema = _file_schema(path)
+    lists = [f.name for f in schema if pa.types.is_list(f.type) or pa.types.is_large_list(f.type)]
+    wanted = wanted_columns(columns, lists)
+    unknown = [c for c in wanted if c not in lists]
+    if unknown:
+        raise ParquetFormatError(f"{path}: not list columns: {unknown} (list columns: {lists})")
+    # The flags' inputs follow the requested columns (as in the SNANA reader); MJD is always read,
+    # to sort by time, and dropped again unless asked for.
+    read = wanted + [c for c in FLAG_INPUTS if flags and c not in wanted]
+    if "MJD" not in read:
+        read.append("MJD")
+    head = [c for c in head_columns if c not in ("SNID", *read)]
+    wanted_snids = snid_array(snids)
+    objects = _select(path, ["SNID", *read, *head], wanted_snids, where)
+    if wanted_snids is not None:
+        missing = np.setdiff1d(wanted_snids, objects["SNID"].to_numpy())
+        if where is None and len(missing):
+            raise UnknownSnidError(
+                f"{path}: no object with SNID {', '.join(map(str, missing[:10]))}"
+                + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else "")
+            )
+    long = (
+        objects.explode(read)
+        .filter(pl.col("MJD").is_not_null())  # an object without points explodes to a null row
+        .sort(["SNID", "MJD"], maintain_order=True)
+    )
+    long = conform(long)
     if flags:
         long = with_flags(long)
-    return long.collect()
+    points = [c for c in read if c != "MJD" or "MJD" in wanted]
+    return long.select("SNID", *points, *(FLAG_COLUMNS if flags else ()), *head)

@@ -4,8 +4,12 @@ SNANA stores ``FLUXCAL`` with ``mag = 27.5 - 2.5 log10(FLUXCAL)``; Rubin alerts 
 store fluxes in nJy (zero point 31.4), so ``psFlux = FLUXCAL * 10**((31.4 - 27.5) / 2.5) ~ 36.31 FLUXCAL``.
 
 Every function accepts Python floats, numpy arrays or polars expressions/series and returns the same
-kind (floats come back as numpy scalars). Non-positive fluxes give NaN magnitudes instead of warnings,
+kind (floats come back as numpy scalars); the S/N functions also take column names (``"flux"``,
+``"FLUXCAL"``) and give expressions. Non-positive fluxes give NaN magnitudes instead of warnings,
 because forced photometry of faint objects is routinely negative.
+
+S/N of list columns (one list per object, as the TOM's ``ltcv``/``hot_transients`` with
+``return_format=2`` give them): :func:`snr_lists` and :func:`count_snr_at_least`.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ __all__ = [
     "PHOTFLAG_TRIGGER",
     "ZP_FLUXCAL",
     "ZP_NJY",
+    "count_snr_at_least",
     "flux_to_mag",
     "fluxcal_to_njy",
     "is_detection",
@@ -46,6 +51,8 @@ __all__ = [
     "mag_to_flux",
     "njy_to_fluxcal",
     "snr",
+    "snr_at_least",
+    "snr_lists",
 ]
 
 _POLARS = (pl.Expr, pl.Series)
@@ -115,8 +122,14 @@ def mag_err(flux: Any, err: Any) -> Any:
     return out[()]
 
 
+def _column(value: Any) -> Any:
+    return pl.col(value) if isinstance(value, str) else value
+
+
 def snr(flux: Any, err: Any) -> Any:
-    """Signal-to-noise ratio ``flux / err``; NaN where ``err <= 0``."""
+    """Signal-to-noise ratio ``flux / err``; NaN where ``err <= 0``. Column names give an
+    expression: ``snr("FLUXCAL", "FLUXCALERR")``."""
+    flux, err = _column(flux), _column(err)
     if _is_polars(flux, err):
         if not _is_expr(flux, err):
             return pl.Series(_name(flux), snr(_np(flux), _np(err)))
@@ -126,6 +139,35 @@ def snr(flux: Any, err: Any) -> Any:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(e > 0, f / np.where(e > 0, e, 1.0), np.nan)
     return out[()]
+
+
+def snr_at_least(flux: Any, err: Any, threshold: float = 5.0) -> Any:
+    """True where ``flux / err >= threshold`` (False where ``err <= 0``), e.g.
+    ``snr_at_least("flux", "fluxerr")`` to mark the 5-sigma points of a TOM light curve."""
+    ratio = snr(flux, err)
+    if isinstance(ratio, pl.Expr):
+        return ratio.fill_nan(None).ge(threshold).fill_null(False)
+    if isinstance(ratio, pl.Series):
+        return ratio.fill_nan(None).ge(threshold).fill_null(False)
+    with np.errstate(invalid="ignore"):
+        return (np.asarray(ratio) >= threshold)[()]
+
+
+def snr_lists(flux: str | pl.Expr, err: str | pl.Expr) -> pl.Expr:
+    """Expression: per-element ``flux / err`` of two list columns (one list per object); NaN
+    where ``err <= 0``."""
+    ratio = _column(flux) / _column(err)
+    # A division by 0 gives +-inf or NaN, a negative error a sign flip: both become NaN.
+    ok = (_column(err).list.eval(pl.element() > 0)).cast(pl.List(pl.Float64))
+    return (ratio * ok / ok).list.eval(pl.element().fill_null(float("nan")))
+
+
+def count_snr_at_least(flux: str | pl.Expr, err: str | pl.Expr, threshold: float = 5.0) -> pl.Expr:
+    """Expression: how many elements of two list columns have ``flux / err >= threshold``
+    (``count_snr_at_least("flux", "fluxerr")``: the 5-sigma points of each object)."""
+    # polars orders NaN above every number: drop it before comparing.
+    above = (pl.element().fill_nan(None) >= threshold).fill_null(False)
+    return snr_lists(flux, err).list.eval(above).list.sum()
 
 
 def is_detection(photflag: Any) -> Any:

@@ -1,15 +1,20 @@
 """Plots for the tutorial: light curves, redshift and class histograms, confusion matrices.
 
 Every function returns the matplotlib :class:`~matplotlib.figure.Figure` (draw into ``ax=`` to
-compose your own layout). Bands use the DESC colour convention :data:`BAND_COLORS`.
-Light curves accept the long tables of :mod:`elasticc_tutorial.snana` / :mod:`~.parquet`
-(``MJD, BAND, FLUXCAL, FLUXCALERR, PHOTFLAG``) and the alert tables of :mod:`~.alerts`
-(``midPointTai, filterName, psFlux, psFluxErr``; fluxes in nJy).
+compose your own layout). Bands use the DESC colour convention :data:`BAND_COLORS`; taxonomy
+categories use :data:`CATEGORY_COLORS`.
+
+:func:`plot_lightcurve` takes a light curve as any part of the package or the TOM gives it, with
+no renaming (:data:`LIGHTCURVE_LAYOUTS`): the readers' ``MJD, BAND, FLUXCAL, FLUXCALERR[,
+PHOTFLAG]`` (zero point 27.5), the alerts' ``midPointTai, filterName, psFlux, psFluxErr``, the
+TOM's ``ltcv``/``hot_transients`` ``mjd, band, flux, fluxerr`` and the TOM database's
+``midpointtai, filtername, psflux, psfluxerr`` (all three in nJy, zero point 31.4).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -19,6 +24,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from elasticc_tutorial import taxonomy
+from elasticc_tutorial.errors import ElasticcTutorialError
 from elasticc_tutorial.photometry import (
     BANDS,
     PHOTFLAG_DETECT,
@@ -31,13 +37,22 @@ from elasticc_tutorial.photometry import (
 __all__ = [
     "BANDS",
     "BAND_COLORS",
+    "CATEGORY_COLORS",
+    "LIGHTCURVE_LAYOUTS",
+    "LightcurveLayout",
+    "PlotError",
     "plot_class_hist",
     "plot_confusion_matrix",
     "plot_lightcurve",
     "plot_redshift_hist",
 ]
 
-#: DESC band colours.
+
+class PlotError(ElasticcTutorialError, ValueError):
+    """Data a plot cannot draw (the message names the columns or argument expected)."""
+
+
+#: DESC band colours (those of the ELAsTiCC2 demo notebooks' ``plot_ltcv``).
 BAND_COLORS = {
     "u": "#cc0ccc",
     "g": "#00cc44",
@@ -47,9 +62,36 @@ BAND_COLORS = {
     "Y": "#442200",
 }
 
-# (time, band, flux, flux error, zero point) column names of the two layouts.
-_SNANA = ("MJD", "BAND", "FLUXCAL", "FLUXCALERR", ZP_FLUXCAL)
-_ALERT = ("midPointTai", "filterName", "psFlux", "psFluxErr", ZP_NJY)
+#: One colour per tens-level taxonomy category of the leaf classes (matplotlib's tab10).
+CATEGORY_COLORS = {
+    2220: "#1f77b4",  # SN-like
+    2230: "#ff7f0e",  # Fast
+    2240: "#2ca02c",  # Long
+    2320: "#9467bd",  # Periodic
+    2330: "#8c564b",  # Non-Periodic
+}
+
+
+@dataclass(frozen=True)
+class LightcurveLayout:
+    """Where a light-curve table keeps time, band, flux and flux error, and the flux zero point."""
+
+    name: str
+    time: str
+    band: str
+    flux: str
+    err: str
+    zp: float
+    unit: str
+
+
+#: The light-curve layouts :func:`plot_lightcurve` recognises, in the order it tries them.
+LIGHTCURVE_LAYOUTS: tuple[LightcurveLayout, ...] = (
+    LightcurveLayout("readers", "MJD", "BAND", "FLUXCAL", "FLUXCALERR", ZP_FLUXCAL, "FLUXCAL"),
+    LightcurveLayout("alerts", "midPointTai", "filterName", "psFlux", "psFluxErr", ZP_NJY, "nJy"),
+    LightcurveLayout("TOM ltcv", "mjd", "band", "flux", "fluxerr", ZP_NJY, "nJy"),
+    LightcurveLayout("TOM SQL", "midpointtai", "filtername", "psflux", "psfluxerr", ZP_NJY, "nJy"),
+)
 
 
 def _frame(data: Any) -> pl.DataFrame:
@@ -60,7 +102,7 @@ def _frame(data: Any) -> pl.DataFrame:
     try:
         return pl.DataFrame(data)
     except (TypeError, ValueError) as exc:
-        raise TypeError(
+        raise PlotError(
             f"expected a polars DataFrame or a mapping of columns, got {type(data)}"
         ) from exc
 
@@ -72,83 +114,68 @@ def _figure(ax: Axes | None, **kw: Any) -> tuple[Figure, Axes]:
     return fig, ax
 
 
-def plot_lightcurve(
-    lc: pl.DataFrame | pl.LazyFrame,
-    *,
-    mag: bool = False,
-    per_band: bool = False,
-    relative_to_peak: bool | float = False,
-    detected: str | None = None,
-    title: str | None = None,
-    ax: Axes | None = None,
-) -> Figure:
-    """Plot one object's light curve, coloured by band.
+# --------------------------------------------------------------------------------------------------
+# Light curves: reading the table (layout, detections) is one concern, drawing it another.
 
-    ``mag``: AB magnitudes (points with flux <= 0 are left out) instead of flux. ``per_band``: one
-    panel per band. ``relative_to_peak``: True puts t = 0 at the brightest detection (or the
-    brightest point if none is flagged), a number uses that MJD. Detections are filled markers,
-    the other (forced) points open ones; ``detected`` names a boolean column, by default
-    ``DETECTED`` if present, else the PHOTFLAG 4096 bit, else every point counts as a detection.
-    """
-    df = _frame(lc)
-    cols = next((c for c in (_SNANA, _ALERT) if {c[0], c[1], c[2]} <= set(df.columns)), None)
-    if cols is None:
-        raise ValueError(
-            "light curve needs columns MJD, BAND, FLUXCAL[, FLUXCALERR] or "
-            f"midPointTai, filterName, psFlux[, psFluxErr]; got {df.columns}"
-        )
-    if df.height == 0:
-        raise ValueError("empty light curve: nothing to plot")
-    t_col, b_col, f_col, e_col, zp = cols
-    t = df[t_col].to_numpy().astype(float)
-    flux = df[f_col].to_numpy().astype(float)
-    err = df[e_col].to_numpy().astype(float) if e_col in df.columns else np.zeros_like(flux)
-    bands = np.asarray(df[b_col].cast(pl.String).str.strip_chars().to_list())
+
+@dataclass
+class _Points:
+    layout: LightcurveLayout
+    t: np.ndarray
+    flux: np.ndarray
+    err: np.ndarray
+    bands: np.ndarray
+    det: np.ndarray
+
+
+def _layout(df: pl.DataFrame) -> LightcurveLayout:
+    for layout in LIGHTCURVE_LAYOUTS:
+        if {layout.time, layout.band, layout.flux} <= set(df.columns):
+            return layout
+    expected = "; ".join(
+        f"{x.time}, {x.band}, {x.flux}[, {x.err}] ({x.name})" for x in LIGHTCURVE_LAYOUTS
+    )
+    raise PlotError(f"light curve needs columns {expected}; got {df.columns}")
+
+
+def _detections(df: pl.DataFrame, detected: str | pl.Expr | None) -> np.ndarray:
+    """Which points are detections: ``detected`` (a boolean column or expression), else a
+    ``DETECTED`` column, else the PHOTFLAG 4096 bit, else every point."""
     if detected is not None:
-        det = df[detected].to_numpy().astype(bool)
-    elif "DETECTED" in df.columns:
-        det = df["DETECTED"].to_numpy().astype(bool)
-    elif "PHOTFLAG" in df.columns:
-        det = (df["PHOTFLAG"].to_numpy() & PHOTFLAG_DETECT) != 0
-    else:
-        det = np.ones(len(t), dtype=bool)
+        expr = pl.col(detected) if isinstance(detected, str) else detected
+        if isinstance(detected, str) and detected not in df.columns:
+            raise PlotError(f"detected={detected!r} is not a column; the table has {df.columns}")
+        return df.select(expr.fill_null(False).cast(pl.Boolean)).to_series().to_numpy()
+    if "DETECTED" in df.columns:
+        return df["DETECTED"].to_numpy().astype(bool)
+    if "PHOTFLAG" in df.columns:
+        return (df["PHOTFLAG"].to_numpy() & PHOTFLAG_DETECT) != 0
+    return np.ones(df.height, dtype=bool)
 
-    xlabel = t_col
-    if relative_to_peak is not False:
-        if relative_to_peak is True:
-            pool = np.flatnonzero(det) if det.any() else np.arange(len(t))
-            t0 = t[pool[np.nanargmax(flux[pool])]]
-        else:
-            t0 = float(relative_to_peak)
-        t = t - t0
-        xlabel = f"{t_col} - {t0:.2f} (days from peak)"
 
-    if mag:
-        y, yerr = flux_to_mag(flux, zp), mag_err(flux, err)
-        ylabel = "AB magnitude"
-    else:
-        y, yerr = flux, err
-        ylabel = f"{f_col} (zero point {zp})" if f_col == "FLUXCAL" else f"{f_col} (nJy)"
+def _points(lc: Any, detected: str | pl.Expr | None) -> _Points:
+    df = _frame(lc)
+    layout = _layout(df)
+    if df.height == 0:
+        raise PlotError("empty light curve: nothing to plot")
+    flux = df[layout.flux].to_numpy().astype(float)
+    err = (
+        df[layout.err].to_numpy().astype(float) if layout.err in df.columns else np.zeros_like(flux)
+    )
+    return _Points(
+        layout=layout,
+        t=df[layout.time].to_numpy().astype(float),
+        flux=flux,
+        err=err,
+        bands=np.asarray(df[layout.band].cast(pl.String).str.strip_chars().to_list()),
+        det=_detections(df, detected),
+    )
 
-    present = [b for b in BANDS if b in set(bands)] + sorted(set(bands) - set(BANDS))
-    if per_band:
-        if ax is not None:
-            raise ValueError("per_band=True draws its own panels; do not pass ax")
-        fig, axes = plt.subplots(
-            len(present), 1, sharex=True, figsize=(7, 1.6 * len(present) + 1), squeeze=False
-        )
-        panels = dict(zip(present, axes[:, 0], strict=True))
-    else:
-        fig, one = _figure(ax, figsize=(8, 4.5))
-        panels = dict.fromkeys(present, one)
 
-    for b in present:
-        a = panels[b]
-        color = BAND_COLORS.get(b, "0.4")
-        for is_det, label_suffix in ((True, ""), (False, " forced")):
-            sel = (bands == b) & (det == is_det) & np.isfinite(y)
-            if not sel.any():
-                continue
+def _draw_band(a: Axes, t, y, yerr, det, color: str, band: str) -> None:
+    for is_det, suffix in ((True, ""), (False, " forced")):
+        sel = (det == is_det) & np.isfinite(y)
+        if sel.any():
             a.errorbar(
                 t[sel],
                 y[sel],
@@ -159,10 +186,65 @@ def plot_lightcurve(
                 mfc=color if is_det else "none",
                 alpha=1.0 if is_det else 0.6,
                 lw=0.8,
-                label=f"{b}{label_suffix}",
+                label=f"{band}{suffix}",
             )
+
+
+def plot_lightcurve(
+    lc: pl.DataFrame | pl.LazyFrame,
+    *,
+    mag: bool = False,
+    per_band: bool = False,
+    relative_to_peak: bool | float = False,
+    detected: str | pl.Expr | None = None,
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Plot one object's light curve, coloured by band (any layout of :data:`LIGHTCURVE_LAYOUTS`).
+
+    ``mag``: AB magnitudes (points with flux <= 0 are left out) instead of flux. ``per_band``: one
+    panel per band. ``relative_to_peak``: True puts t = 0 at the brightest detection (or the
+    brightest point if none is flagged), a number uses that time. Detections are filled markers,
+    the other (forced) points open ones; ``detected`` is a boolean column name or expression (e.g.
+    ``photometry.snr_at_least("flux", "fluxerr")``), by default ``DETECTED`` if present, else the
+    PHOTFLAG 4096 bit, else every point counts as a detection.
+    """
+    p = _points(lc, detected)
+    t, layout = p.t, p.layout
+    xlabel = layout.time
+    if relative_to_peak is not False:
+        if relative_to_peak is True:
+            pool = np.flatnonzero(p.det) if p.det.any() else np.arange(len(t))
+            t0 = t[pool[np.nanargmax(p.flux[pool])]]
+        else:
+            t0 = float(relative_to_peak)
+        t = t - t0
+        xlabel = f"{layout.time} - {t0:.2f} (days from peak)"
+    if mag:
+        y, yerr = flux_to_mag(p.flux, layout.zp), mag_err(p.flux, p.err)
+        ylabel = "AB magnitude"
+    else:
+        y, yerr = p.flux, p.err
+        ylabel = f"{layout.flux} ({layout.unit}, zero point {layout.zp})"
+
+    present = [b for b in BANDS if b in set(p.bands)] + sorted(set(p.bands) - set(BANDS))
+    if per_band:
+        if ax is not None:
+            raise PlotError("per_band=True draws its own panels; do not pass ax")
+        fig, axes = plt.subplots(
+            len(present), 1, sharex=True, figsize=(7, 1.6 * len(present) + 1), squeeze=False
+        )
+        panels = dict(zip(present, axes[:, 0], strict=True))
+    else:
+        fig, one = _figure(ax, figsize=(8, 4.5))
+        panels = dict.fromkeys(present, one)
+
+    for b in present:
+        sel = p.bands == b
+        color = BAND_COLORS.get(b, "0.4")
+        _draw_band(panels[b], t[sel], y[sel], yerr[sel], p.det[sel], color, b)
         if per_band:
-            a.set_ylabel(b)
+            panels[b].set_ylabel(b)
     axes_list = list(dict.fromkeys(panels.values()))
     for a in axes_list:
         if mag:
@@ -183,7 +265,7 @@ def plot_lightcurve(
 def _values(data: Any, column: str | None) -> np.ndarray:
     if isinstance(data, pl.DataFrame | pl.LazyFrame):
         if column is None:
-            raise ValueError("pass column= when giving a frame")
+            raise PlotError("pass column= when giving a frame")
         return _frame(data)[column].to_numpy()
     if isinstance(data, pl.Series):
         return data.to_numpy()
@@ -237,7 +319,7 @@ def plot_class_hist(
     """Bar chart of object counts per class. ``kind``: ``"classid"`` (labels from the taxonomy),
     ``"gentype"`` (SNANA gentype, labelled with its classId name) or ``"label"`` (as is)."""
     if kind not in ("classid", "gentype", "label"):
-        raise ValueError(f"kind must be 'classid', 'gentype' or 'label', not {kind!r}")
+        raise PlotError(f"kind must be 'classid', 'gentype' or 'label', not {kind!r}")
     values = _values(data, column)
     keys, counts = np.unique(values, return_counts=True)
     labels = [_class_label(k, kind) if kind != "label" else str(k) for k in keys]
@@ -271,10 +353,10 @@ def plot_confusion_matrix(
         y_true, y_pred = df[true_col].to_numpy(), df[pred_col].to_numpy()
     else:
         if pred is None:
-            raise ValueError("pass pred= (predicted classes) with a true-class array")
+            raise PlotError("pass pred= (predicted classes) with a true-class array")
         y_true, y_pred = _values(true, None), _values(pred, None)
     if len(y_true) != len(y_pred):
-        raise ValueError(f"true and pred differ in length ({len(y_true)} vs {len(y_pred)})")
+        raise PlotError(f"true and pred differ in length ({len(y_true)} vs {len(y_pred)})")
     classes = list(labels) if labels is not None else sorted(set(y_true) | set(y_pred))
     index = {c: i for i, c in enumerate(classes)}
     n = len(classes)

@@ -23,24 +23,34 @@ from typing import Literal
 
 import polars as pl
 
+from elasticc_tutorial.errors import ElasticcTutorialError
+
 __all__ = [
     "CLASSES",
     "GENTYPE_TO_CLASSID",
     "MATCH_LEVELS",
     "MODEL_GENTYPES",
     "TaxonomyClass",
+    "TaxonomyError",
     "class_name",
     "classid_of_gentype_table",
     "classid_of_model",
     "classids",
+    "coarsen",
     "gentype_of_classid_table",
     "gentype_of_model",
+    "gentypes_of_class",
     "is_match",
     "leaf_classid",
     "level",
     "parent",
     "tree_text",
 ]
+
+
+class TaxonomyError(ElasticcTutorialError, ValueError):
+    """A classId, gentype, model name or match level that is not in the ELAsTiCC2 taxonomy."""
+
 
 MatchLevel = Literal["exact", "category", "general", "broad"]
 MATCH_LEVELS: tuple[MatchLevel, ...] = ("exact", "category", "general", "broad")
@@ -176,7 +186,7 @@ def _check(classid: int) -> TaxonomyClass:
     try:
         return CLASSES[int(classid)]
     except KeyError:
-        raise ValueError(
+        raise TaxonomyError(
             f"classid {classid!r} is not an ELAsTiCC2 classId; expected one of {sorted(CLASSES)}"
         ) from None
 
@@ -207,6 +217,9 @@ def level(classid: int) -> Literal["meta", "thousands", "hundreds", "tens", "one
     return "thousands"
 
 
+_level_of = level  # the public name is shadowed by the ``level`` arguments below
+
+
 def _is_other(classid: int) -> bool:
     return CLASSES[classid].name.endswith("/Other") or classid < 2000
 
@@ -223,7 +236,7 @@ def leaf_classid(gentype: int) -> int:
     try:
         return GENTYPE_TO_CLASSID[int(gentype)]
     except KeyError:
-        raise ValueError(
+        raise TaxonomyError(
             f"gentype {gentype!r} has no ELAsTiCC2 classId; the TOM maps only "
             f"{sorted(GENTYPE_TO_CLASSID)}"
         ) from None
@@ -234,7 +247,7 @@ def gentype_of_model(model: str) -> int:
     try:
         return MODEL_GENTYPES[model]
     except KeyError:
-        raise ValueError(
+        raise TaxonomyError(
             f"unknown ELAsTiCC2 model {model!r}; expected one of {sorted(MODEL_GENTYPES)}"
         ) from None
 
@@ -244,19 +257,54 @@ def classid_of_model(model: str) -> int:
     return leaf_classid(gentype_of_model(model))
 
 
+# The taxonomy level each match level compares at, from the most to the least specific.
+_MATCH_DEPTH = {"exact": "ones", "category": "tens", "general": "hundreds", "broad": "thousands"}
+_SPECIFICITY = ("ones", "tens", "hundreds", "thousands")
+
+
+def _check_level(match_level: str) -> MatchLevel:
+    if match_level not in MATCH_LEVELS:
+        raise TaxonomyError(f"level must be one of {MATCH_LEVELS}, got {match_level!r}")
+    return match_level  # type: ignore[return-value]
+
+
+def coarsen(classid: int, level: MatchLevel) -> int:
+    """``classid`` reduced to its ancestor at match ``level`` (``2223 -> 2220`` at ``"category"``).
+
+    Classes already less specific than the level, Meta/Static classes and ``/Other`` classes are
+    returned unchanged (they never match anything).
+    """
+    target = _SPECIFICITY.index(_MATCH_DEPTH[_check_level(level)])
+    _check(classid)
+    cid = int(classid)
+    if _is_other(cid):
+        return cid
+    for ancestor in _ancestors(cid):
+        if _SPECIFICITY.index(_level_of(ancestor)) >= target:
+            return ancestor
+    return cid
+
+
 def is_match(gentype: int, classid: int, level: MatchLevel = "exact") -> bool:
-    """Whether reporting ``classid`` for an object of true ``gentype`` is a match at ``level``.
+    """Whether reporting ``classid`` for an object of true ``gentype`` is a match at ``level``:
+    ``classid`` is the gentype's leaf class or one of its ancestors up to that level (another
+    leaf, even a sibling, never matches; Meta, Static and ``/Other`` classes never match).
 
     Same answer as a lookup in the TOM's ``elasticc2_classidofgentype`` table.
     """
-    if level not in MATCH_LEVELS:
-        raise ValueError(f"level must be one of {MATCH_LEVELS}, got {level!r}")
+    _check_level(level)
     _check(classid)
     leaf = GENTYPE_TO_CLASSID.get(int(gentype))
     if leaf is None or _is_other(classid):
         return False
     chain = _ancestors(leaf)  # leaf, category (tens), general (hundreds), broad (thousands)
     return classid in chain[: MATCH_LEVELS.index(level) + 1]
+
+
+def gentypes_of_class(classid: int, level: MatchLevel = "category") -> list[int]:
+    """The SNANA gentypes whose objects ``classid`` matches at ``level``, sorted
+    (``gentypes_of_class(2220)``: every SN-like gentype)."""
+    return sorted(g for g in GENTYPE_TO_CLASSID if is_match(g, classid, level))
 
 
 def classid_of_gentype_table() -> pl.DataFrame:

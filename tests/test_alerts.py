@@ -190,13 +190,11 @@ def test_errors(alert_dir, tmp_path):
     bad.write_bytes(_tar_bytes([("700000003.avro", data[: len(data) // 2])]))
     with pytest.raises(alerts.AlertFormatError, match=r"60200\.tar: member 700000003\.avro"):
         list(alerts.iter_alerts(bad))
-    # A member that is not an alert (a broker message) leaves bytes over or fails to decode.
-    wrong = tmp_path / "60201.tar"
-    wrong.write_bytes(
-        _tar_bytes([("x.avro", _encode(_message(1, [(2222, 1.0)]), "brokerClassification"))])
-    )
-    with pytest.raises(alerts.AlertFormatError, match=r"member x\.avro"):
-        list(alerts.iter_alerts(wrong))
+    # A member that is neither an alert nor a broker message.
+    junk = tmp_path / "60201.tar"
+    junk.write_bytes(_tar_bytes([("x.avro", b"\x02\x04not avro at all")]))
+    with pytest.raises(alerts.AlertFormatError, match=r"member x\.avro.*not a schemaless"):
+        list(alerts.iter_alerts(junk))
     # Truncated tar.
     whole = (alert_dir / "60101.tar").read_bytes()
     cut = tmp_path / "60202.tar"
@@ -205,3 +203,79 @@ def test_errors(alert_dir, tmp_path):
         list(alerts.iter_alerts(cut))
     with pytest.raises(alerts.AlertFormatError, match=r"<mjd>\.tar"):
         alerts.night_tars([alert_dir / "notes.txt"], first_night=1)
+
+
+def _broker_tar(tmp_path: Path) -> Path:
+    d = tmp_path / "ELASTICC2_BROKER_MESSAGES"
+    d.mkdir()
+    container = io.BytesIO()
+    fastavro.writer(container, load_schema("brokerClassification"), [_message(7, [(2222, 1.0)])])
+    (d / "60100.tar").write_bytes(
+        _tar_bytes(
+            [
+                ("TestBroker_RandomForest.avro", container.getvalue()),
+                ("one.avro", _encode(_message(8, [(2232, 1.0)]), "brokerClassification")),
+            ]
+        )
+    )
+    return d
+
+
+def test_wrong_kind_of_tar_is_named(alert_dir, tmp_path):
+    broker = _broker_tar(tmp_path)
+    # Broker messages read as alerts: the container's schema names its records.
+    with pytest.raises(
+        alerts.AlertFormatError,
+        match=r"60100\.tar: member TestBroker_Random"
+        r"Forest\.avro: holds elasticc\.v0_9_1\.brokerClassification records, "
+        r"not alert: this is a broker-message tar; read it with "
+        r"alerts\.iter_broker_messages",
+    ):
+        alerts.read_alerts(broker)
+    with pytest.raises(alerts.AlertFormatError, match=r"brokerClassification records"):
+        alerts.read_lightcurves(broker)
+    # A schemaless broker message read as an alert.
+    single = tmp_path / "single"
+    single.mkdir()
+    (single / "60100.tar").write_bytes(
+        _tar_bytes([("one.avro", _encode(_message(8, [(2232, 1.0)]), "brokerClassification"))])
+    )
+    with pytest.raises(alerts.AlertFormatError, match="this is a broker-message tar"):
+        list(alerts.iter_alerts(single))
+    # And the reverse: alerts read as broker messages.
+    with pytest.raises(
+        alerts.AlertFormatError,
+        match=r"holds elasticc\.v0_9_1\.alert records.*"
+        r"this is an alert tar; read it with alerts\.iter_alerts/read_alerts",
+    ):
+        alerts.read_broker_messages(alert_dir)
+
+
+def test_locations_and_lightcurves(alert_dir, tmp_path):
+    from elasticc_tutorial import paths
+
+    broker = _broker_tar(tmp_path)
+    where = paths.locate(alerts=alert_dir, tom_url="local", build=False, progress=False)
+    assert alerts.night_tars(where) == alerts.night_tars(alert_dir)
+    assert alerts.night_tars(where.alerts) == alerts.night_tars(alert_dir)
+    assert alerts.read_broker_messages(where).height == 2  # ELASTICC2_BROKER_MESSAGES beside it
+    assert broker.parent == alert_dir.parent
+    lc = alerts.read_lightcurves(where, flags=True)
+    # Object 7: forced points at 60090.1 and 60100.9, detections at 60100.2 and 60101.3; object 9:
+    # one detection. psFlux 1000 nJy = 27.54 FLUXCAL; forced -12.5 nJy.
+    assert lc["SNID"].to_list() == [7, 7, 7, 7, 9]
+    assert lc["MJD"].to_list() == [60090.1, 60100.2, 60100.9, 60101.3, 60101.5]
+    assert lc["BAND"].to_list() == ["r", "g", "r", "r", "i"]
+    assert lc["PHOTFLAG"].to_list() == [0, 4096, 0, 4096, 4096]
+    assert lc["DETECTED"].to_list() == [False, True, False, True, True]
+    assert not lc["TRIGGER"].any()
+    njy = 10 ** ((31.4 - 27.5) / 2.5)
+    assert lc["FLUXCAL"].to_list() == pytest.approx(
+        [-12.5 / njy, 1000 / njy, -12.5 / njy, 1000 / njy, 1000 / njy], rel=1e-6
+    )
+    assert lc["SNR"].to_list() == pytest.approx([-12.5 / 40, 20, -12.5 / 40, 20, 20], rel=1e-6)
+    assert alerts.read_lightcurves(alert_dir, snids=[9])["SNID"].to_list() == [9]
+    with pytest.raises(alerts.AlertsError, match="SNID 12345"):
+        alerts.read_lightcurves(alert_dir, snids=[9, 12345])
+    with pytest.raises(alerts.AlertsError, match="SIM_MAGOBS"):
+        alerts.read_lightcurves(alert_dir, columns=["SIM_MAGOBS"])

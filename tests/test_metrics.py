@@ -181,3 +181,53 @@ def test_accuracy_at_each_level():
     assert metrics.accuracy(_objects(), level="category") == pytest.approx(5 / 6)
     empty = pl.DataFrame({"gentype": [71], "classid": [2222]})  # no classId for lensed SNe
     assert metrics.accuracy(empty) != metrics.accuracy(empty)  # NaN
+
+
+def _mix() -> pl.DataFrame:
+    # Three true SNe Ia (gentype 10) and one true Ib/c (gentype 20).
+    return pl.DataFrame(
+        {
+            "gentype": [10, 10, 10, 20],
+            "classid": [2222, 2222, 2223, 2222],
+            "probability": [0.9, 0.6, 0.2, 0.7],
+        }
+    )
+
+
+def test_purity_reweighted_to_the_real_class_mix():
+    plain = metrics.completeness_purity(_mix())
+    assert plain["purity"].to_list() == pytest.approx([2 / 3, 0.0])
+    # Real mix: Ib/c three times as common as Ia; the frame has Ia three times as common. Hand
+    # computed: weights Ia (1/4)/(3/4) = 1/3, Ib/c (3/4)/(1/4) = 3; purity of 2222 =
+    # (2 x 1/3) / (2 x 1/3 + 3) = 2/11. Completeness and counts do not change.
+    weighted = metrics.completeness_purity(_mix(), prevalence={2222: 1.0, 2223: 3.0})
+    assert weighted["classid"].to_list() == [2222, 2223]
+    assert weighted["purity"].to_list() == pytest.approx([2 / 11, 0.0])
+    assert weighted.drop("purity").equals(plain.drop("purity"))
+    # Only the ratio of the weights matters.
+    again = metrics.completeness_purity(_mix(), prevalence={2222: 10.0, 2223: 30.0, 2232: 5.0})
+    assert again["purity"].to_list() == pytest.approx([2 / 11, 0.0])
+    with pytest.raises(
+        metrics.MetricsError, match=r"no weight for the exact classId\(s\) \[2223\]"
+    ):
+        metrics.completeness_purity(_mix(), prevalence={2222: 1.0})
+    with pytest.raises(metrics.MetricsError, match=">= 0"):
+        metrics.completeness_purity(_mix(), prevalence={2222: -1.0, 2223: 3.0})
+
+
+def test_threshold_completeness_and_purity():
+    out = metrics.threshold_completeness_purity(_mix(), 2222, [0.5, 0.8, 0.95])
+    assert out["threshold"].to_list() == [0.5, 0.8, 0.95]
+    assert out["selected"].to_list() == [3, 1, 0]
+    assert out["n_true"].to_list() == [3, 3, 3]
+    assert out["n_correct"].to_list() == [2, 1, 0]
+    assert out["completeness"].to_list() == pytest.approx([2 / 3, 1 / 3, 0.0])
+    assert out["purity"].to_list()[:2] == pytest.approx([2 / 3, 1.0])
+    assert out["purity"][2] is None
+    weighted = metrics.threshold_completeness_purity(
+        _mix(), 2222, [0.5], prevalence={2222: 1.0, 2223: 3.0}
+    )
+    assert weighted["purity"].to_list() == pytest.approx([2 / 11])
+    # At category level, SN-like (2220) is the target: the Ib/c counts as true too.
+    sn = metrics.threshold_completeness_purity(_mix(), 2220, [0.5], level="category")
+    assert sn.select("n_true", "n_correct", "purity").row(0) == (4, 3, 1.0)

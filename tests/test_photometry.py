@@ -69,3 +69,29 @@ def test_polars_expressions_and_series():
     series = ph.flux_to_mag(df["FLUXCAL"])
     assert isinstance(series, pl.Series) and series[0] == pytest.approx(20.0)
     assert ph.snr(df["FLUXCAL"], df["FLUXCALERR"]).to_list() == [100.0, -1.0]
+
+
+def test_snr_of_columns_and_list_columns():
+    # Oracle by hand: 10/1, -3/1, 6/0 (no error: NaN), 5/1, 4.9/1.
+    flux, err = [10.0, -3.0, 6.0, 5.0, 4.9], [1.0, 1.0, 0.0, 1.0, 1.0]
+    long = pl.DataFrame({"flux": flux, "fluxerr": err})
+    out = long.select(s=ph.snr("flux", "fluxerr"), d=ph.snr_at_least("flux", "fluxerr"))
+    assert out["s"].to_list()[:2] == [10.0, -3.0] and np.isnan(out["s"][2])
+    assert out["d"].to_list() == [True, False, False, True, False]
+    assert ph.snr_at_least(np.array(flux), np.array(err), 4.0).tolist() == [
+        True,
+        False,
+        False,
+        True,
+        True,
+    ]
+    lists = pl.DataFrame({"flux": [flux, [1.0]], "fluxerr": [err, [-1.0]]})
+    got = lists.select(
+        n5=ph.count_snr_at_least("flux", "fluxerr"),
+        n3=ph.count_snr_at_least("flux", "fluxerr", 3.0),
+        r=ph.snr_lists("flux", "fluxerr"),
+    )
+    assert got["n5"].to_list() == [2, 0]
+    assert got["n3"].to_list() == [3, 0]
+    assert got["r"][0].to_list()[:2] == [10.0, -3.0] and np.isnan(got["r"][0][2])
+    assert np.isnan(got["r"][1][0])  # a negative error is no error bar: NaN

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import matplotlib
+from _reference import REAL, needs_real
 
 matplotlib.use("Agg")
 
@@ -13,7 +16,8 @@ import pytest
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
-from elasticc_tutorial import plots
+from elasticc_tutorial import photometry, plots, taxonomy
+from elasticc_tutorial.photometry import BANDS
 
 
 @pytest.fixture(autouse=True)
@@ -33,15 +37,20 @@ LC = pl.DataFrame(
 )
 
 
-def test_desc_band_colours():
-    assert plots.BAND_COLORS == {
-        "u": "#cc0ccc",
-        "g": "#00cc44",
-        "r": "#cc0000",
-        "i": "#ff4400",
-        "z": "#886600",
-        "Y": "#442200",
-    }
+@needs_real
+def test_desc_band_colours_are_the_demo_notebooks():
+    # Oracle: the colours the DESC demo notebooks' plot_ltcv uses, as the reference records them.
+    text = (REAL.parent / "formats.md").read_text()
+    line = re.search(r"band colours (u `#\w+`.*?Y `#\w+`)", text, re.S).group(1)
+    documented = dict(re.findall(r"(\w) `(#[0-9a-f]{6})`", line))
+    assert documented == plots.BAND_COLORS
+    assert list(documented) == list(BANDS)
+
+
+def test_category_colours_cover_every_leaf_category():
+    categories = {taxonomy.parent(c) for c in taxonomy.GENTYPE_TO_CLASSID.values()}
+    assert set(plots.CATEGORY_COLORS) == categories
+    assert len(set(plots.CATEGORY_COLORS.values())) == len(categories)
 
 
 def _points(fig: Figure) -> dict[str, tuple[np.ndarray, np.ndarray, str, str]]:
@@ -95,7 +104,7 @@ def test_lightcurve_alert_columns():
     pts = _points(fig)
     assert pts["i"][1].tolist() == pytest.approx([31.4 - 2.5 * np.log10(3631.0)])
     assert pts["z"][2] == "#886600"
-    with pytest.raises(ValueError, match="needs columns"):
+    with pytest.raises(plots.PlotError, match="needs columns"):
         plots.plot_lightcurve(pl.DataFrame({"x": [1]}))
     with pytest.raises(ValueError, match="empty"):
         plots.plot_lightcurve(LC.clear())
@@ -138,3 +147,27 @@ def test_confusion_matrix():
         plots.plot_confusion_matrix([1, 2], [1])
     with pytest.raises(ValueError, match="pred="):
         plots.plot_confusion_matrix([1, 2])
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("mjd", "band", "flux", "fluxerr"),  # the TOM's ltcv / hot_transients
+        ("midpointtai", "filtername", "psflux", "psfluxerr"),  # the TOM database
+        ("midPointTai", "filterName", "psFlux", "psFluxErr"),  # the alerts
+    ],
+)
+def test_lightcurve_tom_columns_as_they_come(names):
+    t, b, f, e = names
+    tom = pl.DataFrame(
+        {t: [1.0, 2.0, 3.0], b: ["i", "i", "Y"], f: [3631.0, 10.0, 100.0], e: [1.0, 5.0, 1.0]}
+    )
+    fig = plots.plot_lightcurve(tom, mag=True, detected=photometry.snr_at_least(f, e))
+    pts = _points(fig)
+    # 3631 nJy at zero point 31.4: m = 31.4 - 2.5 log10(3631) = 22.5; S/N 2 is a forced point.
+    assert pts["i"][1].tolist() == pytest.approx([31.4 - 2.5 * np.log10(3631.0)])
+    assert pts["i forced"][0].tolist() == [2.0]
+    assert pts["Y"][2] == "#442200"
+    assert fig.axes[0].get_xlabel() == t
+    with pytest.raises(plots.PlotError, match="not a column"):
+        plots.plot_lightcurve(tom, detected="nope")

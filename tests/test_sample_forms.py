@@ -76,6 +76,25 @@ def test_parquet_holds_the_same_points(root, snana_points):
     assert np.allclose(a["FLUXCAL"].to_numpy(), b["FLUXCAL"].to_numpy(), rtol=1e-6)
 
 
+def test_parquet_pages_carry_checksums(root, snana_points, tmp_path):
+    from elasticc_tutorial import parquet
+    from elasticc_tutorial.errors import ParquetError
+
+    files = sorted((root / "ELASTICC2_parquet").glob("*.parquet"))
+    assert sum(parquet.verify(p) for p in files) == snana_points["SNID"].n_unique()
+    # A flipped byte in a page body is caught by its CRC, whichever column it hits.
+    import pyarrow.parquet as pq
+
+    src = max(files, key=lambda p: p.stat().st_size)
+    chunk = pq.ParquetFile(src).metadata.row_group(0).column(0)
+    data = bytearray(src.read_bytes())
+    data[chunk.data_page_offset + chunk.total_compressed_size // 2] ^= 0x01
+    bad = tmp_path / src.name
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ParquetError, match=src.name):
+        parquet.verify(bad)
+
+
 def test_alerts_are_the_detections(root, snana_points):
     schema = load_schema("alert")
     seen: dict[int, tuple[float, str, float]] = {}

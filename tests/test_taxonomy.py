@@ -229,3 +229,33 @@ def test_tree_text():
     assert text.splitlines()[0] == "Alert"
     assert "2223 Ib/c  (gentype 20, 21, 25, 26, 27)" in text
     assert len([line for line in text.splitlines()[1:] if line.strip()]) == 42
+
+
+def test_coarsen_and_gentypes_of_class():
+    assert [taxonomy.coarsen(2223, lv) for lv in taxonomy.MATCH_LEVELS] == [2223, 2220, 2200, 2000]
+    assert taxonomy.coarsen(2220, "exact") == 2220  # already less specific than the level
+    assert taxonomy.coarsen(2221, "broad") == 2221  # /Other never coarsens
+    assert taxonomy.coarsen(200, "broad") == 200
+    with pytest.raises(taxonomy.TaxonomyError, match="level"):
+        taxonomy.coarsen(2222, "partial")
+    # Independent oracle: the SN-like gentypes written out from the TOM's table (reference).
+    assert taxonomy.gentypes_of_class(2220) == [
+        10,
+        11,
+        12,
+        20,
+        21,
+        25,
+        26,
+        27,
+        30,
+        31,
+        32,
+        35,
+        36,
+        37,
+    ]
+    assert taxonomy.gentypes_of_class(2222, "exact") == [10]
+    assert taxonomy.gentypes_of_class(2230) == [50, 51, 82, 84, 87, 88, 89]
+    assert taxonomy.gentypes_of_class(2222, "broad") == [10]
+    assert taxonomy.gentypes_of_class(2200, "category") == []

@@ -7,19 +7,26 @@ FAKE, PIXSIZE, NXPIX, NYPIX, SEARCH_TYPE), with the FITS TFORM dtypes. Including
 frame is sorted on [SNID, BAND, MJD] before aggregation, so the lists are ordered by band
 (plain string order: ``Y`` before the lower-case bands), then time -- *not* in time order.
 PTROBS_MIN/MAX are the pointers of the SNANA files, as the real files got them from the HEADs.
+
+Unlike the real files, every page carries a CRC (``write_page_checksum``), which the readers of
+:mod:`elasticc_tutorial.parquet` verify: a corrupted page is an error, never a wrong value.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
+from elasticc_tutorial.errors import SampleError
 from elasticc_tutorial.sample.campaign import ModelSample
 from elasticc_tutorial.sample.layouts import PARQUET_DROPPED, PARQUET_PHOT_COLUMNS
 from elasticc_tutorial.sample.snana_writer import file_groups, pointers
 
-__all__ = ["parquet_frame", "write_parquet"]
+__all__ = ["parquet_frame", "write_frame", "write_parquet"]
 
 
 def _with_pointers(head: pl.DataFrame) -> pl.DataFrame:
@@ -56,8 +63,29 @@ def write_parquet(sample: ModelSample, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     frame = parquet_frame(sample)
     if frame.height != sample.head.height:
-        raise ValueError(
+        raise SampleError(
             f"{sample.model}: {sample.head.height} objects but {frame.height} Parquet rows"
         )
-    frame.write_parquet(path, compression="zstd", statistics=True)
+    return write_frame(frame, path)
+
+
+def write_frame(frame: pl.DataFrame, path: Path, *, row_group_size: int | None = None) -> Path:
+    """Write ``frame`` as zstd Parquet with statistics and a CRC on every page, atomically (a
+    temporary file in the same directory, renamed into place only once complete)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(
+            frame.to_arrow(),
+            tmp,
+            compression="zstd",
+            write_statistics=True,
+            write_page_checksum=True,
+            row_group_size=row_group_size,
+        )
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path

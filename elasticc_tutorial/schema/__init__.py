@@ -10,6 +10,10 @@ which :func:`load_schema` provides::
     from elasticc_tutorial.schema import load_schema
 
     alert = fastavro.schemaless_reader(fh, load_schema("alert"))
+
+:func:`fields` lists a schema's fields as a polars frame (name, type, nullable, doc, and the
+fields of a nested record), e.g. ``fields("alert")`` or, one row per leaf, ``fields("alert",
+nested=True)``.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ from importlib import resources
 from pathlib import Path
 
 import fastavro.schema
+import polars as pl
 
-__all__ = ["NAMESPACE", "SCHEMA_NAMES", "load_schema", "schema_path"]
+from elasticc_tutorial.errors import AlertsError
+
+__all__ = ["NAMESPACE", "SCHEMA_NAMES", "fields", "load_schema", "schema_path", "type_name"]
 
 #: The Avro namespace of every schema in this package.
 NAMESPACE = "elasticc.v0_9_1"
@@ -40,7 +47,7 @@ SCHEMA_NAMES: tuple[str, ...] = (
 def schema_path(name: str = "alert") -> Path:
     """Path of the ``.avsc`` file of schema ``name`` (one of :data:`SCHEMA_NAMES`)."""
     if name not in SCHEMA_NAMES:
-        raise ValueError(f"unknown schema name {name!r}; expected one of {SCHEMA_NAMES}")
+        raise AlertsError(f"unknown schema name {name!r}; expected one of {SCHEMA_NAMES}")
     return Path(str(resources.files(__name__).joinpath(f"{NAMESPACE}.{name}.avsc")))
 
 
@@ -58,3 +65,78 @@ def load_schema(name: str = "alert") -> dict:
     ``schemaless_writer``/``schemaless_reader`` many times costs no re-parsing).
     """
     return copy.deepcopy(_parsed(name))
+
+
+def _short(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def type_name(avro_type: object) -> tuple[str, bool]:
+    """A short name for an Avro type and whether it is nullable: ``("array<diaSource>", True)``
+    for ``["null", {"type": "array", "items": "elasticc.v0_9_1.diaSource"}]``."""
+    if isinstance(avro_type, list):
+        inner = [type_name(t)[0] for t in avro_type if t != "null"]
+        return "|".join(inner), "null" in avro_type
+    if isinstance(avro_type, dict):
+        kind = avro_type["type"]
+        if kind == "array":
+            return f"array<{type_name(avro_type['items'])[0]}>", False
+        if kind == "map":
+            return f"map<{type_name(avro_type['values'])[0]}>", False
+        if kind in ("record", "enum", "fixed"):
+            return _short(avro_type["name"]), False
+        if "logicalType" in avro_type:
+            return f"{kind} ({avro_type['logicalType']})", False
+        return str(kind), False
+    return _short(str(avro_type)), False
+
+
+def _record(avro_type: object) -> dict | None:
+    """The record schema inside a type (through unions and arrays), or None."""
+    if isinstance(avro_type, list):
+        return next((r for r in map(_record, avro_type) if r is not None), None)
+    if isinstance(avro_type, dict):
+        if avro_type["type"] == "record":
+            return avro_type
+        return _record(avro_type.get("items") or avro_type.get("values"))
+    if isinstance(avro_type, str) and _short(avro_type) in SCHEMA_NAMES:
+        return load_schema(_short(avro_type))  # a reference to a record defined elsewhere
+    return None
+
+
+def fields(name: str = "alert", *, nested: bool = False) -> pl.DataFrame:
+    """The fields of schema ``name`` as a frame: ``field``, ``type`` (short form, see
+    :func:`type_name`), ``nullable``, ``doc`` and ``fields`` (the field names of a nested record,
+    empty otherwise). ``nested=True`` lists every field of the nested records too, as dotted
+    paths (``prvDiaSources[].psFlux``), instead of the ``fields`` column."""
+    rows: list[dict] = []
+
+    def walk(record: dict, prefix: str) -> None:
+        for f in record["fields"]:
+            kind, nullable = type_name(f["type"])
+            sub = _record(f["type"])
+            path = f"{prefix}{f['name']}"
+            rows.append(
+                {
+                    "field": path,
+                    "type": kind,
+                    "nullable": nullable,
+                    "doc": f.get("doc"),
+                    "fields": [g["name"] for g in sub["fields"]] if sub else [],
+                }
+            )
+            if nested and sub is not None:
+                walk(sub, path + ("[]." if kind.startswith("array<") else "."))
+
+    walk(load_schema(name), "")
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "field": pl.String,
+            "type": pl.String,
+            "nullable": pl.Boolean,
+            "doc": pl.String,
+            "fields": pl.List(pl.String),
+        },
+    )
+    return frame.drop("fields") if nested else frame
