@@ -10,8 +10,8 @@ Steps (into a temporary directory next to ``out``, renamed into place at the end
    at least ``objects_per_model`` per model);
 2. alerts, broker messages and the TOM database
    (:func:`elasticc_tutorial.sample.alerts_writer.write_alerts_and_database`) from the test set,
-   streamed over the :data:`ALERT_WINDOW` of the survey only (alerts carry up to a year of
-   history each: the whole survey would make the alert tars alone several hundred MB); the
+   streamed over :func:`alert_window` of the survey only (alerts carry up to a year of
+   history each: for a default-size sample the whole survey would blow the size budget); the
    training set goes to the database as well. Not for ``scale`` builds: they exist to benchmark
    the file readers, so a scale build writes the SNANA FITS and Parquet forms only, one model at
    a time, in memory bounded by one model;
@@ -36,6 +36,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from elasticc_tutorial import __version__
+from elasticc_tutorial.sample.cadence import MJD_MAX, MJD_MIN
 from elasticc_tutorial.sample.campaign import ModelSample
 from elasticc_tutorial.sample.layouts import DUMP_VARNAMES_FINAL, DUMP_VARNAMES_TRAIN
 from elasticc_tutorial.sample.parquet_writer import write_parquet
@@ -51,6 +52,7 @@ __all__ = [
     "DEFAULT_SEED",
     "MANIFEST",
     "MODELS",
+    "alert_window",
     "build",
     "model_counts",
 ]
@@ -74,6 +76,14 @@ PARQUET_DIR = "ELASTICC2_parquet"
 FINAL_PREFIX = "ELASTICC2_FINAL_"
 TRAIN_PREFIX = "ELASTICC2_TRAIN_02_"
 _TRAIN_SNID_OFFSET = 1_000_000_000
+
+
+def alert_window(objects_per_model: int) -> tuple[float, float]:
+    """The MJD range (start, end) a build streams: :data:`ALERT_WINDOW` for a sample of the
+    default size or larger, the whole survey for a smaller one (its alerts are small anyway)."""
+    if objects_per_model >= DEFAULT_OBJECTS_PER_MODEL:
+        return ALERT_WINDOW
+    return (MJD_MIN, MJD_MAX)
 
 
 def model_counts(objects_per_model: int, *, scale: int | None = None) -> dict[str, tuple[int, int]]:
@@ -155,6 +165,7 @@ def build(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".bld-", dir=out.parent))
     counts = model_counts(n, scale=scale)
+    window = alert_window(n)
     try:
         files_only = scale is not None
         samples, training = _write_snana_and_parquet(
@@ -170,7 +181,7 @@ def build(
                 database_url=database_url,
                 progress=progress,
                 training=training,
-                window=ALERT_WINDOW,
+                window=window,
             )
         del samples, training
         params = {
@@ -183,7 +194,7 @@ def build(
             "models": list(MODELS),
             "objects": {m: {"test": a, "training": b} for m, (a, b) in counts.items()},
             "scaling": None if files_only else scaling_table(n).to_dicts(),
-            "alert_window": None if files_only else list(ALERT_WINDOW),
+            "alert_window": None if files_only else list(window),
             "forms": ["snana", "train", "parquet"]
             if files_only
             else ["snana", "train", "parquet", "alerts", "broker_messages", "database"],
