@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,14 +17,19 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.timeseries import LombScargle
 
+from elasticc_tutorial import snana
 from elasticc_tutorial.cli import main as cli_main
+from elasticc_tutorial.errors import SampleError
+from elasticc_tutorial.sample import verify
 from elasticc_tutorial.sample.build import (
+    DEFAULT_OBJECTS_PER_MODEL,
     FINAL_PREFIX,
     MANIFEST,
     MODELS,
     TRAIN_PREFIX,
     _write_snana_and_parquet,
     build,
+    model_counts,
 )
 from elasticc_tutorial.sample.cadence import LAMBDA_EFF, MJD_MAX, MJD_MIN
 from elasticc_tutorial.sample.layouts import (
@@ -36,14 +42,58 @@ from elasticc_tutorial.sample.simulate import R_MW, simulate_model
 from elasticc_tutorial.taxonomy import GENTYPE_TO_CLASSID, MODEL_GENTYPES
 
 REAL_PREFIX = "ELASTICC2_TRAIN_01_1percent_"
-N = 6  # objects per model in the shared small sample
+#: objects per (test, training) set and model in the shared sample: the default build's
+COUNTS = model_counts(DEFAULT_OBJECTS_PER_MODEL)
+#: the 38 directories of the real ELAsTiCC2 test set (formats.md §1.4b: lib_elasticc2's
+#: test_obj_class_names), written out here as the independent reference
+REAL_MODELS = [
+    "AGN",
+    "CART",
+    "Cepheid",
+    "EB",
+    "ILOT",
+    "KN_B19",
+    "KN_K17",
+    "Mdwarf-flare",
+    "PISN-MOSFIT",
+    "PISN-STELLA_HECORE",
+    "PISN-STELLA_HYDROGENIC",
+    "RRL",
+    "SL-SN1a",
+    "SL-SNII",
+    "SL-SNIb",
+    "SL-SNIc",
+    "SLSN-I+host",
+    "SLSN-I_no_host",
+    "SNII+HostXT_V19",
+    "SNII-NMF",
+    "SNII-Templates",
+    "SNIIb+HostXT_V19",
+    "SNIIn+HostXT_V19",
+    "SNIIn-MOSFIT",
+    "SNIa-91bg",
+    "SNIa-SALT3",
+    "SNIax",
+    "SNIb+HostXT_V19",
+    "SNIb-Templates",
+    "SNIc+HostXT_V19",
+    "SNIc-Templates",
+    "SNIcBL+HostXT_V19",
+    "TDE",
+    "d-Sct",
+    "dwarf-nova",
+    "uLens-Binary",
+    "uLens-Single-GenLens",
+    "uLens-Single_PyLIMA",
+]
 
 
 @pytest.fixture(scope="module")
 def snana_root(tmp_path_factory) -> Path:
-    """SNANA + Parquet forms of a small sample (no alerts/DB: those have their own tests)."""
+    """SNANA + Parquet forms (test and training sets) of the default-size sample (no
+    alerts/DB: those have their own tests)."""
     root = tmp_path_factory.mktemp("sample")
-    _write_snana_and_parquet(root, N, 123, keep=False, progress=False)
+    _write_snana_and_parquet(root, COUNTS, 123, keep=False, progress=False)
     return root
 
 
@@ -125,7 +175,7 @@ def test_dump_and_aux_files_match_real_layout(snana_root, model):
 
 
 def test_every_leaf_class_with_models_is_simulated():
-    leaves = {GENTYPE_TO_CLASSID[MODEL_GENTYPES[m]] for m in MODELS}
+    leaves = {GENTYPE_TO_CLASSID.get(MODEL_GENTYPES[m]) for m in MODELS} - {None}
     assert leaves == set(GENTYPE_TO_CLASSID.values())
 
 
@@ -166,7 +216,7 @@ def test_pointers_flags_and_sentinels(snana_root, model):
     gentype = MODEL_GENTYPES[model]
     assert set(head["SNTYPE"]) <= {gentype, gentype + 100}
     assert set(head["SIM_TYPE_INDEX"]) == {gentype}
-    assert len(set(head["SNID"])) == len(head) == N
+    assert len(set(head["SNID"])) == len(head) == COUNTS[model][0]
     assert head["SNID"].dtype.kind in "SU"
     for row in head:
         lc = lcs[int(row["SNID"])]
@@ -189,26 +239,67 @@ def test_pointers_flags_and_sentinels(snana_root, model):
 
 
 # --------------------------------------------------------------------------- physical sanity
-def test_sn_ia_peak_absolute_magnitude():
+def _cosmological_z(truth: pl.DataFrame) -> np.ndarray:
+    """The redshift of the Hubble flow: ZCMB with the peculiar velocity (VPEC) divided out."""
+    c_kms = 299792.458
+    return (1 + truth["ZCMB"].to_numpy()) / (1 + truth["VPEC"].to_numpy() / c_kms) - 1
+
+
+def test_sn_ia_distances_and_tripp_standardisation():
+    # oracle: astropy's own flat LCDM (H0 70, Om 0.3, the README's cosmology) at the truth
+    # redshifts, and the Tripp relation with the file's SALT parameters; nothing of the simulator
+    from astropy.cosmology import FlatLambdaCDM
+
+    cosmo = FlatLambdaCDM(H0=70.0, Om0=0.3)
     s = simulate_model("SNIa-SALT3", 80, 11, snid_base=10_000_000)
+    truth, head = s.truth, s.head
+    assert head["SNID"].cast(pl.Int64).to_list() == truth["CID"].to_list()
+    mu = cosmo.distmod(_cosmological_z(truth)).value
+    # the distance modulus follows the redshift (a wrong z -> MU mapping fails by > 0.05 mag)
+    assert np.abs(truth["MU"].to_numpy() - mu).max() < 0.005
+    assert np.allclose(head["SIM_DLMU"].to_numpy(), mu, atol=0.005)
+    # Tripp: mB = M_B - alpha x1 + beta c - gammaDM (+ coherent scatter) + mu
+    x1, c = head["SIM_SALT2x1"].to_numpy(), head["SIM_SALT2c"].to_numpy()
+    gamma = head["SIM_SALT2gammaDM"].to_numpy()
+    smear = truth["MAGSMEAR_COH"].to_numpy()
+    tripp = -19.3 - 0.14 * x1 + 3.1 * c - gamma + smear + mu
+    assert np.abs(head["SIM_SALT2mB"].to_numpy() - tripp).max() < 0.01
+    assert 0.05 < np.std(smear) < 0.2  # the intrinsic scatter is drawn, not zero
+    # the mass step has the sign and size of the README's Tripp relation
+    logm = head["SIM_HOSTLIB(LOGMASS_TRUE)"].to_numpy()
+    assert np.allclose(gamma, np.where(logm > 10, 0.025, -0.025))
+    # and the light curves carry it: the peak in the band nearest rest-frame B, corrected for
+    # Milky-Way dust and the bandwidth term 2.5 log10(1+z), is M_B + mu to the K-correction
     mags = []
-    for r in s.truth.iter_rows(named=True):
+    for r, m, col in zip(truth.iter_rows(named=True), mu, c, strict=True):
         z = r["ZCMB"]
-        b = int(np.argmin(np.abs(LAMBDA_EFF / (1 + z) - 4450.0)))  # band nearest rest-frame B
-        band = "ugrizY"[b]
-        # AB bandwidth term 2.5 log10(1+z) is the K-correction of a band matched to rest B
-        mags.append(r[f"PEAKMAG_{band}"] - r["MU"] - R_MW[b] * r["MWEBV"] + 2.5 * np.log10(1 + z))
-    assert -19.7 < np.median(mags) < -19.0
-    assert 0.1 < np.std(mags) < 0.6
-    head = s.head
-    assert np.allclose(head["SIM_SALT2alpha"], 0.14) and np.allclose(head["SIM_SALT2beta"], 3.1)
-    mb = head["SIM_SALT2mB"].to_numpy()
-    assert np.allclose(head["SIM_SALT2x0"].to_numpy(), 10 ** (-0.4 * (mb - 10.635)), rtol=1e-4)
+        b = int(np.argmin(np.abs(LAMBDA_EFF / (1 + z) - 4450.0)))
+        peak = r[f"PEAKMAG_{'ugrizY'[b]}"] - R_MW[b] * r["MWEBV"] + 2.5 * np.log10(1 + z)
+        mags.append(peak - m - 3.1 * col)
+    assert -19.8 < np.median(mags) < -19.0
     # time dilation: higher-redshift SNe Ia are wider in the observer frame
-    z = s.truth["ZCMB"].to_numpy()
-    width = s.truth["WIDTH_r"].to_numpy() / (1 + z)
-    assert np.corrcoef(z, s.truth["WIDTH_r"].to_numpy())[0, 1] > 0.3
-    assert np.median(width) < np.median(s.truth["WIDTH_r"].to_numpy())
+    z = truth["ZCMB"].to_numpy()
+    assert np.corrcoef(z, truth["WIDTH_r"].to_numpy())[0, 1] > 0.3
+
+
+def test_lensed_and_hostless_models():
+    from astropy.cosmology import FlatLambdaCDM
+
+    cosmo = FlatLambdaCDM(H0=70.0, Om0=0.3)
+    s = simulate_model("SL-SN1a", 30, 4, snid_base=10_000_000)
+    lens = s.truth["LENSDMU"].to_numpy()
+    assert (lens <= -2.5 * np.log10(2.0) + 1e-6).all()  # strong lensing: magnified >= 2x
+    # the magnification is in the light curve: mB = Tripp + mu + LENSDMU
+    h = s.head
+    mu = cosmo.distmod(_cosmological_z(s.truth)).value
+    tripp = -19.3 - 0.14 * h["SIM_SALT2x1"].to_numpy() + 3.1 * h["SIM_SALT2c"].to_numpy()
+    tripp = tripp - h["SIM_SALT2gammaDM"].to_numpy() + s.truth["MAGSMEAR_COH"].to_numpy()
+    assert np.abs(h["SIM_SALT2mB"].to_numpy() - (tripp + mu + lens)).max() < 0.01
+    s = simulate_model("SLSN-I_no_host", 10, 4, snid_base=10_000_000)
+    assert set(s.head["HOSTGAL_NMATCH"]) == {0} and set(s.head["REDSHIFT_HELIO"]) == {-9.0}
+    assert set(s.truth["GALID"]) == {-9} and (s.truth["ZCMB"] > 0).all()
+    s = simulate_model("SLSN-I+host", 10, 4, snid_base=10_000_000)
+    assert set(s.head["HOSTGAL_NMATCH"]) == {1} and (s.head["REDSHIFT_HELIO"] > 0).all()
 
 
 def test_rr_lyrae_period_recovered_with_lomb_scargle():
@@ -273,14 +364,124 @@ def _digest(root: Path) -> dict[str, str]:
 
 
 def test_snana_parquet_deterministic_per_seed(snana_root, tmp_path):
-    _write_snana_and_parquet(tmp_path / "same", N, 123, keep=False, progress=False)
-    _write_snana_and_parquet(tmp_path / "other", N, 124, keep=False, progress=False)
-    a, b, c = _digest(snana_root), _digest(tmp_path / "same"), _digest(tmp_path / "other")
-    assert a == b
-    assert a.keys() == c.keys() and all(a[k] != c[k] for k in a if k.endswith(".parquet"))
+    subset = {m: COUNTS[m] for m in ("SNIa-SALT3", "KN_B19", "uLens-Binary")}
+    _write_snana_and_parquet(tmp_path / "same", subset, 123, keep=False, progress=False)
+    _write_snana_and_parquet(tmp_path / "other", subset, 124, keep=False, progress=False)
+    b, c = _digest(tmp_path / "same"), _digest(tmp_path / "other")
+    a = _digest(snana_root)
+    assert len(b) == 3 * 2 * (2 * 40 + 3) + 3  # 3 models x 2 sets x (80 FITS + 3 aux) + Parquet
+    assert {k: a[k] for k in b} == b  # a model's files do not depend on which others are built
+    assert b.keys() == c.keys() and all(b[k] != c[k] for k in b if k.endswith(".parquet"))
     gz = next((snana_root / "ELASTICC2").rglob("*_HEAD.FITS.gz")).read_bytes()
     assert gz[4:8] == b"\0\0\0\0"  # gzip mtime 0
     assert gzip.decompress(gz)[:6] == b"SIMPLE"
+
+
+# ------------------------------------------------------------------ 38 models, 40 files each
+def test_the_real_model_directories_with_their_gentypes(snana_root):
+    assert list(MODELS) == sorted(REAL_MODELS) and len(MODELS) == 38
+    # 37 models: the two SLSN-I directories are one model (gentype 40)
+    assert len(set(MODEL_GENTYPES.values())) == 37
+    for tree, prefix in (
+        ("ELASTICC2", FINAL_PREFIX),
+        ("ELASTICC2_TRAINING_SAMPLE_2", TRAIN_PREFIX),
+    ):
+        dirs = sorted(p.name for p in (snana_root / tree).iterdir())
+        assert dirs == sorted(f"{prefix}{m}" for m in REAL_MODELS)
+        for model in MODELS:
+            readme = (
+                snana_root / tree / f"{prefix}{model}" / f"{prefix}{model}.README"
+            ).read_text()
+            assert f"GENVERSION: {prefix}{model} " in readme
+            assert f"GENTYPE:                 {MODEL_GENTYPES[model]}  # true type" in readme
+            truth = snana.read_truth(snana_root / tree, model)
+            assert set(truth["GENTYPE"]) == {MODEL_GENTYPES[model]}
+
+
+def _astropy_counts(head_path: Path, *, snids: bool) -> tuple[list[int] | int, int]:
+    """With astropy alone: the SNIDs of a HEAD file (or, without ``snids``, just its row count
+    from the header) and the row count of its PHOT file."""
+    with fits.open(head_path) as hh:
+        photfile = hh[0].header["PHOTFILE"]
+        if snids:
+            objects = [int(s) for s in hh["Header"].data["SNID"]]
+        else:
+            objects = hh["Header"].header["NAXIS2"]
+    rows = fits.getheader(head_path.with_name(f"{photfile}.gz"), "Photometry")["NAXIS2"]
+    return objects, rows
+
+
+@pytest.mark.slow
+def test_a_loop_over_the_40_file_numbers_reads_every_model(snana_root):
+    """The way lib_elasticc2 and the notebooks read a model: ``for n in range(1, 41)``, with the
+    package's reader and with astropy (SNIDs in the test set; object and row counts in the
+    training set, where decoding every 170-column HEAD table again would double the time)."""
+    for tree, prefix, which in (
+        ("ELASTICC2", FINAL_PREFIX, 0),
+        ("ELASTICC2_TRAINING_SAMPLE_2", TRAIN_PREFIX, 1),
+    ):
+        root = snana_root / tree
+        for model in MODELS:
+            directory = root / f"{prefix}{model}"
+            names = [f"{prefix}NONIaMODEL0-{n:04d}" for n in range(1, 41)]
+            on_disk = sorted(p.name for p in directory.glob("*.FITS.gz"))
+            assert on_disk == sorted(f"{b}_{k}.FITS.gz" for b in names for k in ("HEAD", "PHOT"))
+            listing = (directory / f"{prefix}{model}.LIST").read_text().split()
+            assert listing == [f"{b}_HEAD.FITS" for b in names]
+            seen = []
+            for n in range(1, 41):
+                head = snana.read_head(root, model, file_num=n, columns=["SNID", "NOBS"])
+                objects, rows = _astropy_counts(
+                    directory / f"{names[n - 1]}_HEAD.FITS.gz", snids=which == 0
+                )
+                assert head.height >= 1, (model, n)
+                if which == 0:
+                    assert head["SNID"].to_list() == objects
+                else:
+                    assert head.height == objects
+                # the light curves plus one separator row each
+                assert rows == head["NOBS"].sum() + head.height
+                seen += head["SNID"].to_list()
+            # every object once, and the DUMP lists exactly these objects
+            assert len(seen) == len(set(seen)) == COUNTS[model][which]
+            assert sorted(snana.read_truth(root, model)["SNID"].to_list()) == sorted(seen)
+
+
+def test_alert_window():
+    from elasticc_tutorial.sample.build import ALERT_WINDOW, alert_window
+
+    lo, hi = alert_window(DEFAULT_OBJECTS_PER_MODEL)
+    assert (lo, hi) == ALERT_WINDOW and MJD_MIN < lo < 61200 and 61500 < hi < MJD_MAX
+    assert alert_window(2 * DEFAULT_OBJECTS_PER_MODEL) == ALERT_WINDOW
+    assert alert_window(3) == (MJD_MIN, MJD_MAX)  # a small sample streams the whole survey
+
+
+def test_scaling_keeps_the_campaign_class_balance():
+    from elasticc_tutorial.sample import scaling_table
+
+    t = scaling_table(40)
+    assert t["model"].to_list() == list(MODELS)
+    assert t["sample_count"].min() >= 40 and t["training_count"].min() >= 40
+    published = dict(zip(t["model"], t["campaign_count"], strict=True))
+    # the counts formats.md §7 publishes
+    assert published["SNIa-SALT3"] == 1_705_217 and published["AGN"] == 108_556
+    assert published["CART"] == 8_926 and published["ILOT"] == 1_143
+    # SN Ia is the most common model, then the other big ones, in the campaign's order
+    known = t.filter(pl.col("campaign_count").is_not_null()).sort("campaign_count", descending=True)
+    assert known["model"][0] == t.sort("sample_count", descending=True)["model"][0] == "SNIa-SALT3"
+    assert known["sample_count"].to_list() == sorted(known["sample_count"], reverse=True)
+    # above the floor the sample is the campaign scaled by one factor
+    scaled = known.filter(pl.col("sample_count") > 40)
+    assert scaled.height >= 3
+    factor = scaled["scale_factor"].to_numpy()
+    assert np.allclose(factor, factor[0], rtol=0.02)
+    # models without a published count are at the floor, and say so
+    unknown = t.filter(pl.col("campaign_count").is_null())
+    assert set(unknown["sample_count"]) == {40} and set(unknown["basis"]) == {"not published"}
+    # the training set is the real training fraction of the test set, at least 40
+    ia = t.filter(pl.col("model") == "SNIa-SALT3").row(0, named=True)
+    assert ia["training_count"] == max(40, -(-ia["sample_count"] * 172_484 // 1_705_217))
+    assert scaling_table(3)["sample_count"].sum() < t["sample_count"].sum()
 
 
 # ------------------------------------------------------------------------------ safe builds
@@ -324,7 +525,19 @@ def test_full_build(tmp_path):
     assert manifest["generator"] == generator_fingerprint()
     assert paths.is_complete_sample(a) and not paths.is_outdated_sample(a)
     assert manifest["files"] == {k: v for k, v in da.items() if k != MANIFEST}
+    assert manifest["sizes"] == {k: (a / k).stat().st_size for k in manifest["files"]}
     assert any(k.startswith("ELASTICC2_ALERTS/") for k in manifest["files"])
+    assert verify(a, full=True) == len(manifest["files"])
+    # the alert stream covers the recorded window, and only it
+    lo, hi = manifest["alert_window"]
+    nights = sorted(int(k.split("/")[1][:-4]) for k in manifest["files"] if "_ALERTS/" in k)
+    assert lo <= nights[0] and nights[-1] < hi and nights[-1] - nights[0] > 0.8 * (hi - lo)
+    scaling = pl.DataFrame(manifest["scaling"])
+    assert scaling["model"].to_list() == list(MODELS)
+    assert (
+        manifest["objects"]["SNIa-SALT3"]["test"]
+        == scaling["sample_count"][MODELS.index("SNIa-SALT3")]
+    )
     assert (a / "tomdb").is_dir() and not any(k.startswith("tomdb") for k in manifest["files"])
     # --force replaces atomically; a different seed gives different data
     build(a, objects_per_model=3, seed=10, force=True, progress=False)
@@ -345,3 +558,37 @@ def test_scale_build_writes_the_file_forms_only(tmp_path):
         MANIFEST,
     ]
     assert len(list((out / "ELASTICC2_parquet").glob("*.parquet"))) == len(manifest["models"])
+
+
+def test_verify_checks_the_manifest(tmp_path, capsys):
+    out = build(tmp_path / "s", scale=1, progress=False)
+    n = len(json.loads((out / MANIFEST).read_text())["files"])
+    assert verify(out) == verify(out, full=True) == n
+    assert cli_main(["sample", "verify", "--out", str(out), "--full"]) == 0
+    assert f"{n} files match" in capsys.readouterr().out
+    head = next((out / "ELASTICC2").rglob("*-0001_HEAD.FITS.gz"))
+    rel = head.relative_to(out).as_posix()
+    # same size, other bytes: only the full check sees it, and names the file
+    data = bytearray(head.read_bytes())
+    data[-1] ^= 0xFF
+    head.write_bytes(bytes(data))
+    assert verify(out) == n
+    with pytest.raises(SampleError, match=re.escape(f"1 with another sha256: {rel}")):
+        verify(out, full=True)
+    assert cli_main(["sample", "verify", "--out", str(out), "--full"]) == 2
+    head.write_bytes(bytes(data[:-1]))
+    with pytest.raises(SampleError, match=re.escape(f"1 with another size: {rel}")):
+        verify(out)
+    head.unlink()
+    (out / "ELASTICC2" / "stray.txt").write_text("x")
+    with pytest.raises(
+        SampleError,
+        match=re.escape(f"1 missing: {rel}; 1 not in the manifest: ELASTICC2/stray.txt"),
+    ):
+        verify(out)
+    (out / MANIFEST).write_text("{")
+    with pytest.raises(SampleError, match="not readable JSON"):
+        verify(out)
+    (out / MANIFEST).unlink()
+    with pytest.raises(SampleError, match=r"MANIFEST\.json is missing"):
+        verify(out)

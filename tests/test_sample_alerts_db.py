@@ -958,3 +958,26 @@ def test_some_alerts_are_classified_again_later(tomdb):
     assert gap.total_seconds() > 3600  # hours later, not a duplicate delivery
     assert by_name["SampleNet 0.4"][1] < resent
     assert by_name["SampleIa 1.0"][1] == 0
+
+
+def test_alert_window_streams_only_that_part_of_the_survey(samples):
+    full, _ = alerts_writer.tom_frames(samples, seed=7)
+    t = full["elasticc2_ppdbdiasource"]["midpointtai"]
+    lo, hi = float(t.quantile(0.3)), float(t.quantile(0.7))
+    part, alerts = alerts_writer.tom_frames(samples, seed=7, window=(lo, hi))
+    inside = pl.col("midpointtai").is_between(lo, hi, closed="left")
+    for table in ("elasticc2_ppdbdiasource", "elasticc2_ppdbdiaforcedsource"):
+        got = part[table]
+        assert got.height and got.select(inside.all()).item(), table
+        # exactly the full stream's rows in the window: same ids (SNID x 100000 + point index
+        # of the whole light curve), same values
+        assert got.equals(full[table].filter(inside)), table
+    src_ids = set(part["elasticc2_ppdbdiasource"]["diasource_id"])
+    assert set(alerts["alert_id"]) == src_ids == set(part["elasticc2_ppdbalert"]["alert_id"])
+    assert set(part["elasticc2_brokermessage"]["diasource_id"]) <= src_ids
+    assert set(part["elasticc2_diasource"]["diasource_id"]) <= src_ids
+    # objects and truth stay complete: every form describes the same objects
+    for table in ("elasticc2_ppdbdiaobject", "elasticc2_diaobjecttruth"):
+        assert part[table].equals(full[table]), table
+    with pytest.raises(ValueError, match="start < end"):
+        alerts_writer.in_window(db.ppdb_tables(samples), (hi, lo))

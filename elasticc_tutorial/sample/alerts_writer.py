@@ -67,6 +67,7 @@ __all__ = [
     "SNAPSHOT",
     "TOM_DATABASE",
     "encode_alerts",
+    "in_window",
     "known_tables",
     "stream_schedule",
     "tom_frames",
@@ -445,14 +446,39 @@ def _sent_alerts(ppdb: dict[str, pl.DataFrame]) -> tuple[pl.DataFrame, int]:
     return a, first_night
 
 
-def tom_frames(samples: Sequence, *, seed: int) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+def in_window(
+    ppdb: dict[str, pl.DataFrame], window: tuple[float, float]
+) -> dict[str, pl.DataFrame]:
+    """``ppdb`` with only the sources, forced sources and alerts at ``window[0] <= MJD <
+    window[1]``: the part of the survey that was streamed. Objects and truth stay complete, and
+    the ids keep their full-light-curve point index (SNID * 100000 + point)."""
+    lo, hi = window
+    if not lo < hi:
+        raise ValueError(f"alert window must be (start, end) with start < end, got {window!r}")
+    inside = pl.col("midpointtai").is_between(lo, hi, closed="left")
+    out = dict(ppdb)
+    src = ppdb["elasticc2_ppdbdiasource"].filter(inside)
+    out["elasticc2_ppdbdiasource"] = src
+    out["elasticc2_ppdbdiaforcedsource"] = ppdb["elasticc2_ppdbdiaforcedsource"].filter(inside)
+    out["elasticc2_ppdbalert"] = ppdb["elasticc2_ppdbalert"].filter(
+        pl.col("diasource_id").is_in(src["diasource_id"].implode())
+    )
+    return out
+
+
+def tom_frames(
+    samples: Sequence, *, seed: int, window: tuple[float, float] | None = None
+) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
     """Every table's frame for the sample TOM, and the alert schedule used.
 
     Returns ``(frames, alerts)``: ``frames`` maps each ``elasticc2_*`` table to its rows (for
     :func:`elasticc_tutorial.sample.db.load`); ``alerts`` has one row per alert with ``night``,
-    ``ndet``, ``sched_ms``, ``sent`` and ``sent_ms``.
+    ``ndet``, ``sched_ms``, ``sent`` and ``sent_ms``. With ``window`` (MJD start, end), only that
+    part of the survey is streamed (:func:`in_window`).
     """
     ppdb = db.ppdb_tables(samples)
+    if window is not None:
+        ppdb = in_window(ppdb, window)
     alerts, _first_night = _sent_alerts(ppdb)
     sent = alerts.filter(pl.col("sent"))
     messages = brokers.classify(sent, ppdb["elasticc2_diaobjecttruth"], seed=seed)
@@ -490,7 +516,13 @@ def _describe(url: str) -> str:
     return f"{info.get('dbname', '?')!r} on {host}{port}"
 
 
-def _connect_and_load(url: str, frames: dict[str, pl.DataFrame], *, create_db: bool) -> None:
+def _connect_and_load(
+    url: str,
+    frames: dict[str, pl.DataFrame],
+    *,
+    create_db: bool,
+    training: Sequence = (),
+) -> None:
     import psycopg
     from psycopg.conninfo import make_conninfo
 
@@ -513,7 +545,7 @@ def _connect_and_load(url: str, frames: dict[str, pl.DataFrame], *, create_db: b
         url = make_conninfo(url, dbname=TOM_DATABASE)
     with pg.connect(url) as conn:
         try:
-            counts = db.load(conn, frames)
+            counts = db.load(conn, frames, training=training)
         except psycopg.errors.DuplicateTable as exc:
             raise RuntimeError(
                 f"the database {_describe(url)} already has elasticc2_* tables ({exc}); "
@@ -538,16 +570,20 @@ def write_alerts_and_database(
     seed: int,
     database_url: str | None,
     progress: bool,
+    training: Sequence = (),
+    window: tuple[float, float] | None = None,
 ) -> None:
     """Write the alert tars, broker-message tars and TOM database of a sample under ``root``.
 
-    ``samples``: the :class:`~elasticc_tutorial.sample.campaign.ModelSample` list of the campaign.
+    ``samples``: the :class:`~elasticc_tutorial.sample.campaign.ModelSample` list of the campaign
+    (test set); ``training``: the training set's, for the database's training tables.
+    ``window``: stream only the sources at MJD ``window[0] <= t < window[1]`` (:func:`in_window`).
     ``database_url``: load into that PostgreSQL database instead of the embedded cluster
     ``root/tomdb`` (database ``tom_desc``); its ``elasticc2_*`` tables must not exist yet.
     Deterministic for a given ``seed``.
     """
     root = Path(root)
-    frames, alerts = tom_frames(samples, seed=seed)
+    frames, alerts = tom_frames(samples, seed=seed, window=window)
     ppdb = {k: frames[k] for k in frames if k.startswith("elasticc2_ppdb")}
     sched = dict(zip(alerts["alert_id"].to_list(), alerts["sched_ms"].to_list(), strict=True))
     n_alerts = write_alert_tars(ppdb, root / ALERTS_DIR, sched, progress=progress)
@@ -556,9 +592,9 @@ def write_alerts_and_database(
     )
     log.info("wrote %d alerts in %d nights", sum(n_alerts.values()), len(n_alerts))
     if database_url:
-        _connect_and_load(database_url, frames, create_db=False)
+        _connect_and_load(database_url, frames, create_db=False, training=training)
     else:
         from elasticc_tutorial import pg
 
         with pg.embedded_server(root / "tomdb") as url:
-            _connect_and_load(url, frames, create_db=True)
+            _connect_and_load(url, frames, create_db=True, training=training)

@@ -4,14 +4,19 @@ Steps (into a temporary directory next to ``out``, renamed into place at the end
 
 1. per model (one at a time, so memory stays bounded by the largest model): simulate the test
    set, write ``ELASTICC2/ELASTICC2_FINAL_<model>/`` (SNANA FITS) and
-   ``ELASTICC2_parquet/<model>.parquet``; simulate and write the smaller training set
-   ``ELASTICC2_TRAINING_SAMPLE_2/ELASTICC2_TRAIN_02_<model>/`` (own seed offset, own SNIDs);
-2. alerts, broker messages and the TOM database from the test set
-   (:func:`elasticc_tutorial.sample.alerts_writer.write_alerts_and_database`). Not for ``scale``
-   builds: they exist to benchmark the file readers, and at 10^5-10^6 objects the alerts alone
-   would take tens of GB (each carries up to a year of history), so a scale build writes the
-   SNANA FITS and Parquet forms only, one model at a time, in memory bounded by one model;
-3. ``MANIFEST.json`` (build parameters and the sha256 of every file except ``tomdb/``), last;
+   ``ELASTICC2_parquet/<model>.parquet``; simulate and write the training set
+   ``ELASTICC2_TRAINING_SAMPLE_2/ELASTICC2_TRAIN_02_<model>/`` (own seed offset, own SNIDs).
+   How many objects each model gets is :mod:`.scaling`'s business (the real class balance,
+   at least ``objects_per_model`` per model);
+2. alerts, broker messages and the TOM database
+   (:func:`elasticc_tutorial.sample.alerts_writer.write_alerts_and_database`) from the test set,
+   streamed over :func:`alert_window` of the survey only (alerts carry up to a year of
+   history each: for a default-size sample the whole survey would blow the size budget); the
+   training set goes to the database as well. Not for ``scale`` builds: they exist to benchmark
+   the file readers, so a scale build writes the SNANA FITS and Parquet forms only, one model at
+   a time, in memory bounded by one model;
+3. ``MANIFEST.json`` (build parameters, the model scaling, the alert window, and the sha256 and
+   size of every file except ``tomdb/``), last; :func:`.verify.verify` checks a sample against it;
 4. rename the temporary directory to ``out`` (with ``force``, the old ``out`` is moved aside
    first and deleted after the rename). Any error or interrupt removes the temporary directory,
    so ``out`` is either the previous content or a complete sample.
@@ -32,27 +37,38 @@ from tqdm import tqdm
 from elasticc_tutorial import __version__
 from elasticc_tutorial.errors import SampleError
 from elasticc_tutorial.rundir import owned_mkdtemp
+from elasticc_tutorial.sample.cadence import MJD_MAX, MJD_MIN
 from elasticc_tutorial.sample.campaign import ModelSample
 from elasticc_tutorial.sample.layouts import DUMP_VARNAMES_FINAL, DUMP_VARNAMES_TRAIN
-from elasticc_tutorial.sample.models import MODELS as _SPECS
 from elasticc_tutorial.sample.parquet_writer import write_parquet
+from elasticc_tutorial.sample.scaling import TRAIN_FRACTION, sample_counts, scaling_table
 from elasticc_tutorial.sample.simulate import simulate_model
 from elasticc_tutorial.sample.snana_writer import write_model
+from elasticc_tutorial.sample.specs import MODELS as _SPECS
+from elasticc_tutorial.sample.verify import file_sha256
 
 __all__ = [
+    "ALERT_WINDOW",
     "DEFAULT_OBJECTS_PER_MODEL",
     "DEFAULT_SEED",
     "MANIFEST",
     "MODELS",
+    "alert_window",
     "build",
-    "training_objects",
+    "model_counts",
 ]
 
 log = logging.getLogger(__name__)
 
-#: The simulated SNANA model names (one or two per ELAsTiCC2 leaf class with a model).
+#: The 38 ELAsTiCC2 SNANA model (directory) names, sorted.
 MODELS: tuple[str, ...] = tuple(_SPECS)
-DEFAULT_OBJECTS_PER_MODEL = 20
+#: Objects in each of the rarest models: one per HEAD/PHOT file.
+DEFAULT_OBJECTS_PER_MODEL = 40
+#: The part of the survey (MJD, half-open) streamed as alerts, broker messages and the TOM's
+#: source tables: 360 of the survey's 1100 nights, which keeps the default sample under 250 MB
+#: (every alert carries up to a year of history, so the alert tars grow faster than the survey),
+#: placed so the book's "now" (MJD 61200, and 61500 in an exercise) falls inside it.
+ALERT_WINDOW: tuple[float, float] = (61150.0, 61510.0)
 DEFAULT_SEED = 20231115  # ELAsTiCC2 started streaming in mid-November 2023
 MANIFEST = "MANIFEST.json"
 FINAL_DIR = "ELASTICC2"
@@ -63,17 +79,23 @@ TRAIN_PREFIX = "ELASTICC2_TRAIN_02_"
 _TRAIN_SNID_OFFSET = 1_000_000_000
 
 
-def training_objects(objects_per_model: int) -> int:
-    """Objects per model in the training set: a quarter of the test set, at least 2."""
-    return max(2, math.ceil(objects_per_model / 4))
+def alert_window(objects_per_model: int) -> tuple[float, float]:
+    """The MJD range (start, end) a build streams: :data:`ALERT_WINDOW` for a sample of the
+    default size or larger, the whole survey for a smaller one (its alerts are small anyway)."""
+    if objects_per_model >= DEFAULT_OBJECTS_PER_MODEL:
+        return ALERT_WINDOW
+    return (MJD_MIN, MJD_MAX)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def model_counts(objects_per_model: int, *, scale: int | None = None) -> dict[str, tuple[int, int]]:
+    """model -> (test-set objects, training-set objects).
+
+    A normal build follows :func:`.scaling.sample_counts` (at least ``objects_per_model`` each, the
+    common models more); a ``scale`` build has ``scale`` test objects in every model.
+    """
+    if scale is not None:
+        return {m: (scale, max(1, math.ceil(scale * TRAIN_FRACTION))) for m in MODELS}
+    return sample_counts(objects_per_model)
 
 
 def generator_fingerprint() -> str:
@@ -99,13 +121,14 @@ def generator_fingerprint() -> str:
 
 
 def _manifest(root: Path, params: dict) -> None:
-    files = {}
+    files, sizes = {}, {}
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
         if rel == MANIFEST or rel.split("/")[0] == "tomdb":
             continue
-        files[rel] = _sha256(path)
-    data = {**params, "files": files}
+        files[rel] = file_sha256(path)
+        sizes[rel] = path.stat().st_size
+    data = {**params, "files": files, "sizes": sizes}
     (root / MANIFEST).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
@@ -169,25 +192,37 @@ def build(
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_builds(out.parent)
     tmp = owned_mkdtemp(".bld-", out.parent)
+    counts = model_counts(n, scale=scale)
+    window = alert_window(n)
     try:
         files_only = scale is not None
-        samples = _write_snana_and_parquet(tmp, n, seed, keep=not files_only, progress=progress)
+        samples, training = _write_snana_and_parquet(
+            tmp, counts, seed, keep=not files_only, progress=progress
+        )
         if not files_only:
             from elasticc_tutorial.sample.alerts_writer import write_alerts_and_database
 
             write_alerts_and_database(
-                samples, tmp, seed=seed, database_url=database_url, progress=progress
+                samples,
+                tmp,
+                seed=seed,
+                database_url=database_url,
+                progress=progress,
+                training=training,
+                window=window,
             )
-        del samples
+        del samples, training
         params = {
             "format": "elasticc-tutorial-sample",
             "package_version": __version__,
             "generator": generator_fingerprint(),
             "seed": seed,
             "objects_per_model": n,
-            "training_objects_per_model": training_objects(n),
             "scale": scale,
             "models": list(MODELS),
+            "objects": {m: {"test": a, "training": b} for m, (a, b) in counts.items()},
+            "scaling": None if files_only else scaling_table(n).to_dicts(),
+            "alert_window": None if files_only else list(window),
             "forms": ["snana", "train", "parquet"]
             if files_only
             else ["snana", "train", "parquet", "alerts", "broker_messages", "database"],
@@ -213,36 +248,32 @@ def _publish(tmp: Path, out: Path) -> None:
 
 
 def _write_snana_and_parquet(
-    root: Path, n: int, seed: int, *, keep: bool, progress: bool
-) -> list[ModelSample]:
-    """Simulate and write every model; return the test-set samples when ``keep`` (for the alert
-    and database writers), else an empty list, so only one model is in memory at a time."""
+    root: Path, counts: dict[str, tuple[int, int]], seed: int, *, keep: bool, progress: bool
+) -> tuple[list[ModelSample], list[ModelSample]]:
+    """Simulate and write every model of ``counts`` (model -> (test, training) objects).
+
+    Returns the test-set and training-set samples when ``keep`` (for the alert and database
+    writers), else two empty lists, so only one model is in memory at a time.
+    """
     samples: list[ModelSample] = []
-    n_train = training_objects(n)
+    training: list[ModelSample] = []
     bar = tqdm(MODELS, desc="simulate models", unit="model", disable=not progress)
     for ordinal, model in enumerate(bar):
+        if model not in counts:
+            continue
         bar.set_postfix_str(model)
+        n_test, n_train = counts[model]
         base = (ordinal + 1) * 10_000_000
-        s = simulate_model(model, n, seed, snid_base=base)
-        write_model(
-            s,
-            root / FINAL_DIR / f"{FINAL_PREFIX}{model}",
-            FINAL_PREFIX,
-            DUMP_VARNAMES_FINAL,
-            seed=seed,
-        )
+        s = simulate_model(model, n_test, seed, snid_base=base)
+        final_dir = root / FINAL_DIR / f"{FINAL_PREFIX}{model}"
+        write_model(s, final_dir, FINAL_PREFIX, DUMP_VARNAMES_FINAL, seed=seed)
         write_parquet(s, root / PARQUET_DIR / f"{model}.parquet")
         t = simulate_model(model, n_train, seed, snid_base=_TRAIN_SNID_OFFSET + base, seed_offset=1)
-        write_model(
-            t,
-            root / TRAIN_DIR / f"{TRAIN_PREFIX}{model}",
-            TRAIN_PREFIX,
-            DUMP_VARNAMES_TRAIN,
-            seed=seed,
-        )
-        del t
+        train_dir = root / TRAIN_DIR / f"{TRAIN_PREFIX}{model}"
+        write_model(t, train_dir, TRAIN_PREFIX, DUMP_VARNAMES_TRAIN, seed=seed)
         if keep:
             samples.append(s)
-        del s
-    log.info("simulated %d models x %d objects", len(MODELS), n)
-    return samples
+            training.append(t)
+        del s, t
+    log.info("simulated %d models", len(counts))
+    return samples, training

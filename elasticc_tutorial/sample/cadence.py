@@ -40,7 +40,6 @@ import numpy as np
 from elasticc_tutorial.photometry import (
     PHOTFLAG_DETECT,
     PHOTFLAG_SATURATE,
-    PHOTFLAG_TRIGGER,
     ZP_FLUXCAL,
 )
 
@@ -49,9 +48,6 @@ __all__ = [
     "M5",
     "MJD_MAX",
     "MJD_MIN",
-    "PHOTFLAG_DETECT",
-    "PHOTFLAG_SATURATE",
-    "PHOTFLAG_TRIGGER",
     "Visits",
     "detection_efficiency",
     "observe",
@@ -61,7 +57,7 @@ __all__ = [
 MJD_MIN = 60796.0
 MJD_MAX = 61896.0
 
-# band index -> name (SNANA FILTERS order), flag bits and zero point: one definition, in photometry
+# per band, in photometry.BANDS order (the band list, flag bits and zero point live in photometry)
 BAND_WEIGHTS = np.array([0.065, 0.09, 0.22, 0.225, 0.2, 0.2])
 M5 = np.array([23.8, 24.5, 24.0, 23.4, 22.8, 22.0])
 ZEROPT = np.array([29.56, 31.51, 31.53, 31.32, 31.01, 30.09])

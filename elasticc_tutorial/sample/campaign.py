@@ -28,6 +28,8 @@ class ModelSample:
         phot: column ``SNID`` (Int64) followed by the 21 SNANA PHOT columns, rows in time order per
             object, objects in HEAD order, no ``MJD=-777`` separator rows.
         truth: the ``.DUMP`` VARNAMES columns (``CID`` first, Int64), one row per object.
+        n_generated: candidates drawn to find these objects (the README's ``NLC_GEN``); the
+            others failed the trigger. 0 when unknown.
     """
 
     model: str
@@ -35,6 +37,7 @@ class ModelSample:
     head: pl.DataFrame
     phot: pl.DataFrame
     truth: pl.DataFrame
+    n_generated: int = 0
 
     @property
     def n_objects(self) -> int:

@@ -1,4 +1,5 @@
-"""``elasticc-tutorial sample build``: build the offline synthetic ELAsTiCC2 sample."""
+"""``elasticc-tutorial sample build|verify``: build the offline synthetic ELAsTiCC2 sample, or
+check one against its MANIFEST.json."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def _default_out() -> Path:
 
 
 def add_cli(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``sample build``."""
+    """Register ``sample build`` and ``sample verify``."""
     sample = subparsers.add_parser("sample", help="the offline synthetic ELAsTiCC2 sample")
     sub = sample.add_subparsers(dest="sample_command", metavar="SUBCOMMAND", required=True)
     p = sub.add_parser(
@@ -39,7 +40,10 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
         "--objects-per-model",
         type=int,
         default=DEFAULT_OBJECTS_PER_MODEL,
-        help=f"objects per model in the test set (default {DEFAULT_OBJECTS_PER_MODEL})",
+        help=(
+            "objects in each of the rarest models; the common ones (SN Ia first) get "
+            f"proportionally more (default {DEFAULT_OBJECTS_PER_MODEL}: one per HEAD/PHOT file)"
+        ),
     )
     p.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})"
@@ -62,6 +66,22 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_run_build)
+    v = sub.add_parser(
+        "verify",
+        help="check a sample's files against its MANIFEST.json",
+        description=(
+            "Check that every file MANIFEST.json lists exists with the listed size and that no "
+            "other file is present (tomdb/ aside); with --full, also every sha256."
+        ),
+    )
+    v.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="sample directory (default: $ELASTICC_TUTORIAL_SAMPLE or the user cache)",
+    )
+    v.add_argument("--full", action="store_true", help="also compare every file's sha256")
+    v.set_defaults(func=_run_verify)
 
 
 def _run_build(args: argparse.Namespace) -> int:
@@ -82,4 +102,18 @@ def _run_build(args: argparse.Namespace) -> int:
     except (FileExistsError, ValueError) as exc:
         raise SampleError(str(exc)) from None
     print(result)
+    return 0
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    from elasticc_tutorial.cli import CliError
+    from elasticc_tutorial.errors import SampleError
+    from elasticc_tutorial.sample.verify import verify
+
+    root = args.out if args.out is not None else _default_out()
+    try:
+        n = verify(root, full=args.full)
+    except SampleError as exc:
+        raise CliError(str(exc)) from None
+    print(f"{root}: {n} files match MANIFEST.json ({'sha256' if args.full else 'sizes'})")
     return 0

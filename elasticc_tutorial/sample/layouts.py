@@ -21,7 +21,6 @@ from typing import Literal
 from elasticc_tutorial.photometry import BANDS
 
 __all__ = [
-    "BANDS",
     "DUMP_VARNAMES_FINAL",
     "DUMP_VARNAMES_TRAIN",
     "HEAD_LAYOUTS",

@@ -78,7 +78,7 @@ from astropy.cosmology import FlatLambdaCDM
 
 from elasticc_tutorial.sample.cadence import LAMBDA_EFF, MJD_MAX, MJD_MIN
 
-__all__ = ["COSMOLOGY", "MODELS", "ModelSpec", "transient_mags"]
+__all__ = ["COSMOLOGY", "ModelSpec", "Transient", "transient_mags"]
 
 COSMOLOGY = FlatLambdaCDM(H0=70.0, Om0=0.3)
 _HC_K = 1.4388e8  # h c / k in Angstrom Kelvin
@@ -162,9 +162,11 @@ def transient_mags(
     fnu = np.clip(flux * sed * blanket * lyman, 1e-30, None)
     dust = p["av"][idx] * (5500.0 / lam) ** 1.3
     colour = p["salt_c"][idx] * 3.1 * (_LAMBDA_B / lam) ** 1.5 if "salt_c" in p else 0.0
+    lens = p["lens_mag"][idx] if "lens_mag" in p else 0.0
     return (
         p["m_abs"][idx]
         + p["mu"][idx]
+        + lens
         - 2.5 * np.log10((1.0 + z) * fnu)
         + dust
         + colour
@@ -200,242 +202,12 @@ class ModelSpec:
         150.0,
     )  # rest-frame days around peak; None = survey
     transient: Transient | None = None
-    kind: str = (
-        "transient"  # transient | agn | rrl | cepheid | dsct | eb | mdwarf | dwarfnova | ulens
-    )
+    #: transient | agn | rrl | cepheid | dsct | eb | mdwarf | dwarfnova | ulens | ulens_binary
+    kind: str = "transient"
+    av_scale: float = 0.3  # host A_V ~ exponential(av_scale); 0 = no host dust
+    lensed: bool = False  # strongly lensed: the unresolved images add up to a magnification
+    hostless: bool = False  # no host galaxy: no host photo-z, so no redshift either
     extra: dict = field(default_factory=dict)
-
-
-def _t(*args, **kw) -> Transient:
-    return Transient(*args, **kw)
-
-
-MODELS: dict[str, ModelSpec] = {
-    m.name: m
-    for m in (
-        ModelSpec(
-            "SNIa-SALT3",
-            "salt",
-            False,
-            "SALT3.DES",
-            "Ia",
-            6,
-            (0.02, 0.9),
-            (-30.0, 100.0),
-            _t(-19.3, 0.12, 4.5, 17.0, 0.04, (11500.0, 6000.0), 18.0, 3700.0),
-        ),
-        ModelSpec(
-            "SNIa-91bg",
-            "host",
-            False,
-            "NON1ASED",
-            "Ia-91bg",
-            9,
-            (0.01, 0.15),
-            (-30.0, 90.0),
-            _t(-17.6, 0.4, 3.0, 11.0, 0.03, (8000.0, 4500.0), 12.0, 4000.0),
-        ),
-        ModelSpec(
-            "SNIax",
-            "host",
-            False,
-            "NON1ASED",
-            "Iax",
-            10,
-            (0.01, 0.25),
-            (-30.0, 100.0),
-            _t(-17.0, 1.0, 3.5, 15.0, 0.03, (10000.0, 5000.0), 15.0, 3600.0),
-        ),
-        ModelSpec(
-            "SNIb-Templates",
-            "host",
-            False,
-            "NON1ASED",
-            "Ib",
-            10,
-            (0.01, 0.35),
-            (-40.0, 150.0),
-            _t(-17.5, 0.9, 5.0, 18.0, 0.08, (9000.0, 5000.0), 20.0, 3600.0),
-        ),
-        ModelSpec(
-            "SNIc-Templates",
-            "host",
-            False,
-            "NON1ASED",
-            "Ic",
-            10,
-            (0.01, 0.35),
-            (-40.0, 150.0),
-            _t(-17.7, 0.9, 4.5, 16.0, 0.08, (9500.0, 5000.0), 18.0, 3700.0),
-        ),
-        ModelSpec(
-            "SNII-NMF",
-            "host",
-            False,
-            "NON1ASED",
-            "II",
-            8,
-            (0.01, 0.3),
-            (-40.0, 200.0),
-            _t(-16.8, 1.0, 2.0, 0.0, 0.1, (15000.0, 5500.0), 15.0, 3000.0, "plateau"),
-        ),
-        ModelSpec(
-            "SNIIn-MOSFIT",
-            "host",
-            False,
-            "MOSFIT-IIn",
-            "IIn",
-            11,
-            (0.01, 0.5),
-            (-60.0, 250.0),
-            _t(-18.5, 1.0, 15.0, 60.0, 0.0, (12000.0, 7000.0), 60.0, 3000.0),
-        ),
-        ModelSpec(
-            "SLSN-I+host",
-            "host",
-            False,
-            "MOSFIT-SLSN",
-            "SLSN-I",
-            13,
-            (0.1, 2.0),
-            (-80.0, 250.0),
-            _t(-21.0, 0.7, 12.0, 45.0, 0.0, (15000.0, 8000.0), 50.0, 3200.0),
-        ),
-        ModelSpec(
-            "TDE",
-            "host",
-            False,
-            "NON1ASED.TDE",
-            "TDE",
-            14,
-            (0.02, 0.5),
-            (-60.0, 300.0),
-            _t(-19.5, 0.7, 15.0, 40.0, 0.0, (30000.0, 30000.0), 1e9, 0.0, "tde"),
-        ),
-        ModelSpec(
-            "ILOT",
-            "host",
-            False,
-            "NON1ASED.ILOT",
-            "ILOT",
-            15,
-            (0.001, 0.02),
-            (-40.0, 150.0),
-            _t(-12.0, 1.5, 8.0, 40.0, 0.0, (6000.0, 4000.0), 30.0, 4000.0),
-        ),
-        ModelSpec(
-            "CART",
-            "host",
-            False,
-            "NON1ASED.CART",
-            "CART",
-            16,
-            (0.005, 0.1),
-            (-30.0, 100.0),
-            _t(-15.5, 0.5, 3.5, 12.0, 0.02, (8000.0, 5000.0), 12.0, 4000.0),
-        ),
-        ModelSpec(
-            "PISN-MOSFIT",
-            "host",
-            False,
-            "MOSFIT-PISN",
-            "PISN",
-            17,
-            (0.1, 1.5),
-            (-150.0, 300.0),
-            _t(-20.5, 0.5, 35.0, 100.0, 0.1, (9000.0, 5500.0), 150.0, 3500.0),
-        ),
-        ModelSpec(
-            "KN_K17",
-            "kn",
-            False,
-            "SIMSED.KN-K17",
-            "UNKNOWN",
-            7,
-            (0.005, 0.1),
-            (-20.0, 60.0),
-            _t(-15.5, 0.7, 0.4, 1.8, 0.0, (6000.0, 2500.0), 2.5, 3500.0),
-        ),
-        ModelSpec("AGN", "host", False, "NON1ASED.AGN", "AGN", 18, (0.2, 3.0), None, kind="agn"),
-        ModelSpec(
-            "RRL",
-            "lclib",
-            True,
-            "LCLIB",
-            "RRL",
-            12,
-            kind="rrl",
-            window=None,
-            extra={"r_mag": (16.0, 23.0), "colour": (1.2, 0.2, 0.0, -0.1, -0.15, -0.2)},
-        ),
-        ModelSpec(
-            "Cepheid",
-            "lclib",
-            True,
-            "LCLIB",
-            "Cepheid",
-            12,
-            kind="cepheid",
-            window=None,
-            extra={"r_mag": (16.0, 23.0), "colour": (1.8, 0.5, 0.0, -0.25, -0.35, -0.45)},
-        ),
-        ModelSpec(
-            "d-Sct",
-            "lclib",
-            True,
-            "LCLIB",
-            "d-Sct",
-            12,
-            kind="dsct",
-            window=None,
-            extra={"r_mag": (17.0, 23.0), "colour": (1.1, 0.1, 0.0, -0.05, -0.1, -0.12)},
-        ),
-        ModelSpec(
-            "EB",
-            "lclib",
-            True,
-            "LCLIB",
-            "EB",
-            12,
-            kind="eb",
-            window=None,
-            extra={"r_mag": (16.0, 23.0), "colour": (1.4, 0.35, 0.0, -0.15, -0.2, -0.25)},
-        ),
-        ModelSpec(
-            "Mdwarf-flare",
-            "lclib",
-            True,
-            "LCLIB",
-            "m-Dwarf-",
-            12,
-            kind="mdwarf",
-            window=None,
-            extra={"r_mag": (17.0, 22.5), "colour": (3.1, 1.2, 0.0, -0.6, -0.92, -1.1)},
-        ),
-        ModelSpec(
-            "dwarf-nova",
-            "lclib",
-            True,
-            "LCLIB",
-            "dwarf-no",
-            12,
-            kind="dwarfnova",
-            window=None,
-            extra={"r_mag": (19.0, 24.0), "colour": (0.3, 0.3, 0.0, -0.2, -0.3, -0.35)},
-        ),
-        ModelSpec(
-            "uLens-Single-GenLens",
-            "lclib",
-            True,
-            "LCLIB",
-            "uLens",
-            12,
-            kind="ulens",
-            window=None,
-            extra={"r_mag": (17.0, 23.0), "colour": (1.4, 0.35, 0.0, -0.15, -0.2, -0.25)},
-        ),
-    )
-}
 
 
 # ----------------------------------------------------------------------- parameter drawing
@@ -447,10 +219,13 @@ def draw_transient(spec: ModelSpec, rng: np.random.Generator, p: Params) -> None
     p["stretch"] = np.ones(n)
     p["m_abs"] = tr.m_peak + tr.m_sigma * rng.standard_normal(n)
     p["t_hot"] = tr.t_peak_k[0] * rng.lognormal(0.0, 0.05, n)
-    p["av"] = (
-        np.zeros(n) if spec.name in ("SNIa-SALT3", "TDE", "KN_K17") else rng.exponential(0.3, n)
-    )
-    if spec.name == "SNIa-SALT3":
+    p["av"] = rng.exponential(spec.av_scale, n) if spec.av_scale > 0 else np.zeros(n)
+    if spec.lensed:
+        # total magnification of the unresolved images: the high-magnification tail of a lens,
+        # P(>mu) ~ mu^-2 above mu = 2 (Oguri & Marshall 2010); SIM_LENSDMU = -2.5 log10(mu)
+        p["lensdmu"] = -2.5 * np.log10(2.0 * rng.random(n) ** -0.5)
+        p["lens_mag"] = p["lensdmu"]  # applied to the light curve (weak-lensing LENSDMU is not)
+    if spec.layout == "salt":
         x1 = np.clip(rng.normal(0.0, 1.0, n), -3.0, 3.0)
         c = np.clip(rng.normal(-0.03, 0.08, n), -0.3, 0.5)
         gamma = np.where(p["logmass"] > 10.0, 0.025, -0.025)
@@ -459,7 +234,7 @@ def draw_transient(spec: ModelSpec, rng: np.random.Generator, p: Params) -> None
         p["m_abs"] = -19.3 - 0.14 * x1 - gamma + 0.12 * rng.standard_normal(n)
         p["magsmear"] = p["m_abs"] - (-19.3 - 0.14 * x1 - gamma)
         p["ir_bump"] = rng.uniform(0.25, 0.45, n)
-    if spec.name == "KN_K17":
+    if spec.layout == "kn":
         p["stretch"] = rng.lognormal(0.0, 0.3, n)
     if tr.shape == "plateau":
         p["plateau"] = rng.normal(100.0, 20.0, n).clip(50.0, 160.0)
@@ -532,11 +307,17 @@ def draw_galactic(spec: ModelSpec, rng: np.random.Generator, p: Params) -> None:
         p["events"] = _events(rng, t_rec, 0.25, int(np.ceil((MJD_MAX - MJD_MIN) / 20.0 * 1.3)) + 2)
         p["dn_amp"] = rng.uniform(2.0, 5.0, n)
         p["dn_len"] = rng.uniform(2.0, 10.0, n)
-    elif kind == "ulens":
+    elif kind in ("ulens", "ulens_binary"):
         p["t0"] = rng.uniform(MJD_MIN + 30.0, MJD_MAX - 30.0, n)
-        p["t_e"] = rng.lognormal(np.log(25.0), 0.7, n).clip(3.0, 300.0)
+        p["t_e"] = rng.lognormal(np.log(spec.extra.get("t_e", 25.0)), 0.7, n).clip(3.0, 300.0)
         p["u0"] = rng.uniform(0.01, 1.0, n)
         p["fs"] = rng.uniform(0.3, 1.0, n)
+        if kind == "ulens_binary":
+            # a wide binary lens: the source passes both components, a second Paczynski
+            # bump (mass ratio q scales its Einstein time by sqrt(q)) 0.5-3 t_E later
+            p["q"] = np.exp(rng.uniform(np.log(0.05), 0.0, n))
+            p["dt2"] = p["t_e"] * rng.uniform(0.5, 3.0, n)
+            p["u02"] = rng.uniform(0.01, 0.5, n)
 
 
 # --------------------------------------------------------------------- galactic light curves
@@ -571,6 +352,12 @@ def _last_event(
     valid = (pos >= obj * k) & (pos >= 0)
     t = np.where(valid, flat[np.clip(pos, 0, None)] - obj * 1e5 + MJD_MIN, -np.inf)
     return np.where(valid, pos - obj * k, -1), t
+
+
+def _paczynski(u0: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """Point-lens magnification (Paczynski 1986) at impact u0 and time tau (Einstein times)."""
+    u = np.sqrt(u0**2 + tau**2)
+    return (u**2 + 2.0) / (u * np.sqrt(u**2 + 4.0))
 
 
 def galactic_mags(
@@ -608,9 +395,11 @@ def galactic_mags(
             flux,
         )
         return tmpl - 2.5 * np.log10(np.clip(flux, 1e-3, None))
-    if kind == "ulens":
-        u = np.sqrt(p["u0"][obj] ** 2 + ((mjd - p["t0"][obj]) / p["t_e"][obj]) ** 2)
-        a = (u**2 + 2.0) / (u * np.sqrt(u**2 + 4.0))
+    if kind in ("ulens", "ulens_binary"):
+        a = _paczynski(p["u0"][obj], (mjd - p["t0"][obj]) / p["t_e"][obj])
+        if kind == "ulens_binary":
+            t_e2 = p["t_e"][obj] * np.sqrt(p["q"][obj])
+            a = a + _paczynski(p["u02"][obj], (mjd - p["t0"][obj] - p["dt2"][obj]) / t_e2) - 1.0
         fs = p["fs"][obj]
         return tmpl - 2.5 * np.log10(fs * a + 1.0 - fs)
     if kind == "dwarfnova":

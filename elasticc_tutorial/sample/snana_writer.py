@@ -1,10 +1,10 @@
 """Write a :class:`ModelSample` as an SNANA FITS data version, laid out like ELAsTiCC2.
 
 One directory ``<prefix><model>/`` holds ``<prefix>NONIaMODEL0-NNNN_HEAD.FITS.gz`` /
-``_PHOT.FITS.gz`` pairs, ``<prefix><model>.DUMP`` (truth), ``.README`` and ``.LIST``. The real
-campaign wrote 40 pairs per model (one per core); a small sample would then consist mostly of
-near-empty files, so this writer uses ``ceil(n_objects / OBJECTS_PER_FILE)`` pairs, at most 40
-(4 for the default 20 objects; ``--scale`` benchmarks reach 40).
+``_PHOT.FITS.gz`` pairs, ``<prefix><model>.DUMP`` (truth), ``.README`` and ``.LIST``. As in the
+real campaign (one pair per core, 40 cores) there are exactly 40 pairs, numbered 0001-0040, the
+objects split into 40 contiguous chunks, so each pair holds at least one object; only a sample
+with fewer than 40 objects in a model (tests) has one pair per object.
 
 Layout facts reproduced from the real files: an empty primary HDU (BITPIX -32, NAXIS 1,
 NAXIS1 0) carrying the global SNANA keywords, one BINTABLE with EXTNAME ``Header`` or
@@ -15,21 +15,22 @@ file name, so the same sample gives byte-identical files.
 
 from __future__ import annotations
 
+import functools
 import gzip
-import math
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from elasticc_tutorial.photometry import BANDS
 from elasticc_tutorial.sample.campaign import ModelSample
 from elasticc_tutorial.sample.layouts import DUMP_INT_COLUMNS, HEAD_LAYOUTS, PHOT_COLUMNS
-from elasticc_tutorial.sample.models import MODELS
+from elasticc_tutorial.sample.specs import MODELS
 
-__all__ = ["OBJECTS_PER_FILE", "file_groups", "pointers", "write_dump", "write_model"]
+__all__ = ["N_FILES", "file_groups", "pointers", "write_dump", "write_model"]
 
-OBJECTS_PER_FILE = 5
-MAX_FILES = 40
+#: HEAD/PHOT pairs per model directory, as in ELAsTiCC2 (generated on 40 cores).
+N_FILES = 40
 
 _SEPARATOR = {
     "MJD": -777.0,
@@ -66,9 +67,11 @@ _DUMP_MJD = {"PEAKMJD", "MJD_DETECT_FIRST", "MJD_DETECT_LAST"}
 
 
 def file_groups(n_objects: int) -> list[np.ndarray]:
-    """Object indices of each HEAD/PHOT pair: contiguous chunks, 1..40 files."""
-    n_files = min(MAX_FILES, max(1, math.ceil(n_objects / OBJECTS_PER_FILE)))
-    return np.array_split(np.arange(n_objects), n_files)
+    """Object indices of each HEAD/PHOT pair: :data:`N_FILES` contiguous, non-empty chunks
+    (one per object if there are fewer objects)."""
+    if n_objects < 1:
+        raise ValueError(f"a model directory needs at least one object, got {n_objects}")
+    return np.array_split(np.arange(n_objects), min(N_FILES, n_objects))
 
 
 def pointers(nobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -110,6 +113,16 @@ def _header(cards: list[bytes]) -> bytes:
 
 def _primary(model: str, version: str, photfile: str, *, head: bool) -> bytes:
     """The empty primary HDU with the global SNANA keywords of the real ELAsTiCC2 files."""
+    cards = list(_primary_cards(model, head))
+    cards[cards.index(b"VERSION")] = _card("VERSION", version)
+    cards[cards.index(b"PHOTFILE")] = _card("PHOTFILE", photfile, "Photometry")
+    return _header(cards)
+
+
+@functools.lru_cache(maxsize=128)
+def _primary_cards(model: str, head: bool) -> tuple[bytes, ...]:
+    """The primary header cards of a model's HEAD or PHOT files; ``VERSION`` and ``PHOTFILE``
+    (which name the file) are placeholders."""
     spec = MODELS[model]
     cards = [
         _card("SIMPLE", True, "file does conform to FITS standard"),
@@ -132,9 +145,9 @@ def _primary(model: str, version: str, photfile: str, *, head: bool) -> bytes:
         _card("HIERARCH SUBSURVEY_FLAG", 0, "SUBSURVEY_FLAG"),
         _card("HIERARCH MWEBV_APPLYFLAG", 0, "1 -> Apply MWEBV cor to FLUXCAL"),
         _card("HIERARCH PHOTFLAG_DETECT", 4096, "PHOTFLAG mask for detection"),
-        _card("FILTERS", "ugrizY", "List of Filters"),
-        _card("VERSION", version),
-        _card("PHOTFILE", photfile, "Photometry"),
+        _card("FILTERS", "".join(BANDS), "List of Filters"),
+        b"VERSION",
+        b"PHOTFILE",
     ]
     if head:
         nq = 0 if spec.layout == "lclib" else 11
@@ -194,20 +207,38 @@ def _primary(model: str, version: str, photfile: str, *, head: bool) -> bytes:
         _card("HIERARCH SIM_SL_FLAG", 0, "Strong lens flag"),
         _card("HIERARCH SIM_BIASCOR_MASK", 0, "biasCor mask"),
     ]
-    return _header(cards)
+    return tuple(cards)
+
+
+def _fixed_width(values: np.ndarray, tform: str) -> np.ndarray:
+    """A string column as the space-padded fixed-width bytes FITS stores (``nA``)."""
+    width = int(tform[:-1])
+    return np.char.ljust(np.asarray(values).astype(str), width).astype(f"S{width}")
+
+
+@functools.lru_cache(maxsize=16)
+def _column_cards(name: str, layout: tuple[tuple[str, str], ...]) -> bytes:
+    """The TTYPE/TFORM/TUNIT cards and EXTNAME of a table layout (the same for every file)."""
+    cards = []
+    for i, (col, tform) in enumerate(layout, start=1):
+        kind = "ASCII Character" if tform.endswith("A") else _TFORM_COMMENT[tform]
+        cards += [
+            _card(f"TTYPE{i}", col, f"label for field {i:3d}"),
+            _card(f"TFORM{i}", tform, f"data format of field: {kind}"),
+            _card(f"TUNIT{i}", "", "physical unit of field"),
+        ]
+    cards.append(_card("EXTNAME", name, "name of this binary table extension"))
+    return b"".join(cards)
 
 
 def _table(name: str, layout: list[tuple[str, str]], data: dict[str, np.ndarray], n: int) -> bytes:
-    """A BINTABLE HDU (header + big-endian rows) written directly, without per-column overhead."""
+    """A BINTABLE HDU (header + big-endian rows) written directly, without per-column overhead.
+
+    String columns must already be fixed-width bytes (:func:`_fixed_width`)."""
     dtype = [(c, f"S{int(t[:-1])}" if t.endswith("A") else _NUMPY_OF_TFORM[t]) for c, t in layout]
     rows = np.empty(n, dtype=dtype)
-    for col, tform in layout:
-        values = np.asarray(data[col])
-        if tform.endswith("A"):
-            width = int(tform[:-1])
-            rows[col] = np.char.ljust(values.astype(str), width).astype(f"S{width}")
-        else:
-            rows[col] = values
+    for col, _tform in layout:
+        rows[col] = data[col]
     cards = [
         _card("XTENSION", "BINTABLE", "binary table extension"),
         _card("BITPIX", 8, "8-bit bytes"),
@@ -217,15 +248,8 @@ def _table(name: str, layout: list[tuple[str, str]], data: dict[str, np.ndarray]
         _card("PCOUNT", 0, "size of special data area"),
         _card("GCOUNT", 1, "one data group (required keyword)"),
         _card("TFIELDS", len(layout), "number of fields in each row"),
+        _column_cards(name, tuple(layout)),
     ]
-    for i, (col, tform) in enumerate(layout, start=1):
-        kind = "ASCII Character" if tform.endswith("A") else _TFORM_COMMENT[tform]
-        cards += [
-            _card(f"TTYPE{i}", col, f"label for field {i:3d}"),
-            _card(f"TFORM{i}", tform, f"data format of field: {kind}"),
-            _card(f"TUNIT{i}", "", "physical unit of field"),
-        ]
-    cards.append(_card("EXTNAME", name, "name of this binary table extension"))
     body = rows.tobytes()
     return _header(cards) + body + b"\0" * (-len(body) % 2880)
 
@@ -253,8 +277,19 @@ def write_model(
     row_start = np.concatenate([[0], np.cumsum(nobs)[:-1]])
     written: list[Path] = []
     head_names: list[str] = []
-    phot_np = {c: phot[c].to_numpy() for c, _ in PHOT_COLUMNS}
-    head_np = {c: head[c].to_numpy() for c, _ in layout}
+    # columns as numpy arrays once, strings already fixed-width bytes, sliced per file below
+    phot_np = {
+        c: _fixed_width(phot[c].to_numpy(), t) if t.endswith("A") else phot[c].to_numpy()
+        for c, t in PHOT_COLUMNS
+    }
+    head_np = {
+        c: _fixed_width(head[c].to_numpy(), t) if t.endswith("A") else head[c].to_numpy()
+        for c, t in layout
+    }
+    separator = {
+        c: _fixed_width(np.array([_SEPARATOR[c]]), t)[0] if t.endswith("A") else _SEPARATOR[c]
+        for c, t in PHOT_COLUMNS
+    }
     for k, objs in enumerate(file_groups(head.height), start=1):
         base = f"{prefix}NONIaMODEL0-{k:04d}"
         version = f"{prefix}{sample.model}_NONIaMODEL0-{k:04d}"
@@ -276,10 +311,10 @@ def write_model(
         )
         sep = pmax  # 0-based index of the row after each light curve
         pdata = {}
-        for c, tform in PHOT_COLUMNS:
-            arr = np.empty(n_rows, dtype=object if tform.endswith("A") else phot_np[c].dtype)
+        for c, _tform in PHOT_COLUMNS:
+            arr = np.empty(n_rows, dtype=phot_np[c].dtype)
             arr[dest] = phot_np[c][src]
-            arr[sep] = _SEPARATOR[c]
+            arr[sep] = separator[c]
             pdata[c] = arr
         photfile = f"{base}_PHOT.FITS"
         _gzip_to(
@@ -331,14 +366,15 @@ def write_dump(truth: pl.DataFrame, path: Path, *, model: str) -> None:
 def _readme(sample: ModelSample, name: str, seed: int, varnames: tuple[str, ...]) -> str:
     spec = MODELS[sample.model]
     n = sample.head.height
+    gen = max(sample.n_generated, n)
     zr = "0  0" if spec.galactic else f"{spec.zrange[0]:.4f}  {spec.zrange[1]:.4f}"
     return (
         "DOCUMENTATION:\n"
         f"  GENVERSION: {name} \n\n"
         "#                   NLC_GEN   NLC_WRITE  NSPEC_WRITE  CPU(minutes)\n"
         "  STAT_SUMMARY: \n"
-        f"  - TOTAL          {n:8d}   {n:8d}          0        0.0\n"
-        f"  - NONIaMODEL0    {n:8d}   {n:8d}          0        0.0\n\n"
+        f"  - TOTAL          {gen:8d}   {n:8d}          0        0.0\n"
+        f"  - NONIaMODEL0    {gen:8d}   {n:8d}          0        0.0\n\n"
         "  INPUT_FILES:\n"
         "  - SIMULATOR elasticc_tutorial.sample (synthetic ELAsTiCC2-like campaign) \n\n"
         "# - - - - - - - - - - - - - - - - - - - - - - - - - - - - \n\n"
@@ -348,13 +384,13 @@ def _readme(sample: ModelSample, name: str, seed: int, varnames: tuple[str, ...]
         f"    GENTYPE:                 {sample.gentype}  # true type\n"
         "    SNTYPE:                  1  101  # spec Type, photID type\n"
         "# Source model\n"
-        f"    GENMODEL:                {spec.sim_model_name} ({sample.model}, see elasticc_tutorial.sample.models) \n"
+        f"    GENMODEL:                {spec.sim_model_name} ({sample.model}, see elasticc_tutorial.sample.specs) \n"
         "# Cosmology inputs\n"
         "    OMEGA_MATTER:            0.3000  \n"
         "    OMEGA_LAMBDA:            0.7000  \n"
         "    H0:                      70.0  \n"
         "# Instrumental inputs\n"
-        "    GENFILTERS:          ugrizY \n"
+        f"    GENFILTERS:          {''.join(BANDS)} \n"
         "    SIMLIB_FILE:             synthetic LSST WFD + DDF cadence (elasticc_tutorial.sample.cadence) \n"
         "    SIMLIB_MSKOPT:           128 \n"
         "    SMEARFLAG_FLUX:      1  # 1->add Poisson noise\n"
