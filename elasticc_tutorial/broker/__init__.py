@@ -7,7 +7,9 @@
 * :mod:`~elasticc_tutorial.broker.messages`: brokerClassification messages with the real schema;
 * :mod:`~elasticc_tutorial.broker.stream`: the alert tars night by night, and :class:`Broker`;
 * :mod:`~elasticc_tutorial.broker.send`: PUT the messages to the TOM's ``elasticc2/brokermessage/``
-  (the local TOM unless told otherwise).
+  (the local TOM unless told otherwise);
+* :mod:`~elasticc_tutorial.broker.scratch`: a local TOM on a throwaway copy of the sample database,
+  so practice messages never stay in the sample.
 
 Needs the ``broker`` extra (scikit-learn).
 """
@@ -63,7 +65,17 @@ __all__ = [
     "iter_nights",
     "light_curves",
     "make_message",
+    "scratch_tom",
     "send_messages",
     "train",
     "training_table",
 ]
+
+
+def __getattr__(name: str):
+    # scratch_tom needs the twin extra (PostgreSQL, Django); import it only when asked for
+    if name == "scratch_tom":
+        from elasticc_tutorial.broker.scratch import scratch_tom
+
+        return scratch_tom
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

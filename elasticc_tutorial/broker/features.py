@@ -231,7 +231,7 @@ def features(history: History) -> np.ndarray:
     return out
 
 
-def feature_matrix(histories) -> np.ndarray:
-    """:func:`features` of many histories, one row each."""
-    rows = [features(h) for h in histories]
+def feature_matrix(histories, feature_fn=features) -> np.ndarray:
+    """``feature_fn`` (default :func:`features`) of many histories, one row each."""
+    rows = [feature_fn(h) for h in histories]
     return np.vstack(rows) if rows else np.empty((0, len(FEATURE_NAMES)))

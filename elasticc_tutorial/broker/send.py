@@ -113,15 +113,17 @@ def send_messages(
 
 def broker_client(local_tom) -> TomClient:
     """A client logged in to a running :class:`~elasticc_tutorial.localtom.LocalTom` as its
-    ``apibroker`` account (the account the ``brokermessage`` route accepts)."""
-    username = getattr(local_tom, "broker_username", None)
-    passwordfile = getattr(local_tom, "broker_passwordfile", None)
-    if local_tom.url is None:
+    ``apibroker`` account (the account the ``brokermessage`` route accepts), whose password file
+    sits next to the demo user's (``elasticc_tutorial.localtom.accounts``)."""
+    if local_tom.url is None or local_tom.passwordfile is None:
         raise TomError("the local TOM is not running; start() it first", page=BROKERMESSAGE_PAGE)
-    if not (username and passwordfile):
+    try:
+        from elasticc_tutorial.localtom.accounts import BROKER_USER, broker_credentials_path
+    except ImportError:
         raise TomError(
-            "this local TOM offers no apibroker account (LocalTom.broker_username / "
-            "broker_passwordfile); update elasticc_tutorial.localtom",
+            "this local TOM has no apibroker account (elasticc_tutorial.localtom.accounts is "
+            "missing); update elasticc_tutorial",
             page=BROKERMESSAGE_PAGE,
-        )
-    return TomClient(local_tom.url, username=username, passwordfile=passwordfile)
+        ) from None
+    passwordfile = broker_credentials_path(local_tom.passwordfile)
+    return TomClient(local_tom.url, username=BROKER_USER, passwordfile=passwordfile)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import tarfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +19,12 @@ import fastavro
 import numpy as np
 
 from elasticc_tutorial import alerts as alert_files
-from elasticc_tutorial.broker.features import feature_matrix, history_from_alert
+from elasticc_tutorial.broker.features import (
+    History,
+    feature_matrix,
+    features,
+    history_from_alert,
+)
 from elasticc_tutorial.broker.messages import BrokerIdentity, make_message
 from elasticc_tutorial.broker.train import BrokerModel
 from elasticc_tutorial.schema import load_schema
@@ -78,6 +83,8 @@ class Broker:
 
     model: BrokerModel
     identity: BrokerIdentity = field(default_factory=BrokerIdentity)
+    #: The feature function the model was trained with (:func:`training_table`'s ``feature_fn``).
+    feature_fn: Callable[[History], np.ndarray] = features
 
     def __post_init__(self) -> None:
         if not self.identity.classifier_params:  # say what the classifier is, as real brokers did
@@ -90,7 +97,7 @@ class Broker:
 
     def features(self, alerts: Sequence[dict]) -> np.ndarray:
         """Feature rows of the alerts, each from the alert's own history."""
-        return feature_matrix(history_from_alert(a) for a in alerts)
+        return feature_matrix((history_from_alert(a) for a in alerts), self.feature_fn)
 
     def classify(self, alerts: Sequence[dict]) -> np.ndarray:
         """Probabilities over ``model.classes``, one row per alert."""

@@ -10,7 +10,7 @@ validation) keeps an object's cuts together.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,7 +21,13 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedGroupKFold
 
 from elasticc_tutorial import snana, taxonomy
-from elasticc_tutorial.broker.features import FEATURE_NAMES, LightCurve, feature_matrix
+from elasticc_tutorial.broker.features import (
+    FEATURE_NAMES,
+    History,
+    LightCurve,
+    feature_matrix,
+    features,
+)
 
 __all__ = [
     "BrokerModel",
@@ -72,13 +78,17 @@ def training_table(
     models: Sequence[str] | None = None,
     *,
     max_cuts: int = 20,
+    feature_fn: Callable[[History], np.ndarray] = features,
+    feature_names: Sequence[str] = FEATURE_NAMES,
 ) -> pl.DataFrame:
     """One row per (object, cut): ``SNID``, ``model``, ``gentype``, ``classid`` (leaf), ``mjd_now``,
     ``days_from_peak`` and the :data:`~elasticc_tutorial.broker.features.FEATURE_NAMES` columns.
 
     Objects whose gentype has no ELAsTiCC2 classId (strongly lensed SNe, PISN-STELLA) have no label
     a broker could report, so they are not training rows (the TOM's metrics leave them out too).
-    ``max_cuts`` bounds the cuts per object (every detection when it has fewer).
+    ``max_cuts`` bounds the cuts per object (every detection when it has fewer). A broker with other
+    features passes its own ``feature_fn`` and ``feature_names`` (and the same function to
+    :class:`~elasticc_tutorial.broker.stream.Broker`).
     """
     meta, histories = [], []
     for snid, model, gentype, peakmjd, lc in light_curves(train_dir, models):
@@ -102,7 +112,12 @@ def training_table(
         orient="row",
     )
     return pl.concat(
-        [table, pl.DataFrame(feature_matrix(histories), schema=list(FEATURE_NAMES), orient="row")],
+        [
+            table,
+            pl.DataFrame(
+                feature_matrix(histories, feature_fn), schema=list(feature_names), orient="row"
+            ),
+        ],
         how="horizontal",
     )
 
