@@ -13,12 +13,12 @@ import tarfile
 import fastavro
 import numpy as np
 import polars as pl
+import psycopg
 import pytest
 
-from elasticc_tutorial import alerts, broker, snana, taxonomy
+from elasticc_tutorial import alerts, broker, pg, snana, taxonomy
 from elasticc_tutorial.broker.features import LightCurve, features, history_from_alert
 from elasticc_tutorial.errors import TomError
-from elasticc_tutorial.localtom import LocalTom
 from elasticc_tutorial.sample import build
 from elasticc_tutorial.schema import load_schema
 from elasticc_tutorial.tom import TomClient
@@ -231,8 +231,18 @@ def test_sending_to_desc_tom_is_refused_without_the_flag():
 
 @pytest.fixture(scope="module")
 def tom(sample):
-    with LocalTom(sample) as server:
+    with broker.scratch_tom(sample) as server:
         yield server
+
+
+def test_scratch_copy_is_dropped(sample):
+    with broker.scratch_tom(sample) as server:
+        client = TomClient(server.url, username=server.username, passwordfile=server.passwordfile)
+        name = client.sql("SELECT current_database() AS d")["d"][0]
+        assert name.startswith("tom_desc_scratch_")
+    with pg.embedded_server(sample / "tomdb") as url, psycopg.connect(url) as conn:
+        names = {r[0] for r in conn.execute("SELECT datname FROM pg_database").fetchall()}
+    assert name not in names and "tom_desc" in names
 
 
 def test_round_trip_through_the_local_tom(tom, model, stream):

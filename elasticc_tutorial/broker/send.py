@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from elasticc_tutorial.errors import TomError
@@ -23,6 +24,7 @@ from elasticc_tutorial.tom import TomClient, summarize_response
 __all__ = ["BROKERMESSAGE_PAGE", "SendReport", "broker_client", "is_local_url", "send_messages"]
 
 BROKERMESSAGE_PAGE = "elasticc2/brokermessage/"
+BROKER_USER = "apibroker"  # desc-tom's broker account, also the local TOM's
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -113,17 +115,20 @@ def send_messages(
 
 def broker_client(local_tom) -> TomClient:
     """A client logged in to a running :class:`~elasticc_tutorial.localtom.LocalTom` as its
-    ``apibroker`` account (the account the ``brokermessage`` route accepts), whose password file
-    sits next to the demo user's (``elasticc_tutorial.localtom.accounts``)."""
+    ``apibroker`` account (the account the ``brokermessage`` route accepts).
+
+    The local TOM keeps that account's password like the demo user's, in a 0600 file next to the
+    demo credentials named ``<credentials>-apibroker`` (``elasticc_tutorial.localtom.accounts``,
+    which is not imported here because it needs Django's settings).
+    """
     if local_tom.url is None or local_tom.passwordfile is None:
         raise TomError("the local TOM is not running; start() it first", page=BROKERMESSAGE_PAGE)
-    try:
-        from elasticc_tutorial.localtom.accounts import BROKER_USER, broker_credentials_path
-    except ImportError:
+    demo = Path(local_tom.passwordfile)
+    passwordfile = demo.with_name(f"{demo.name}-{BROKER_USER}")
+    if not passwordfile.is_file():
         raise TomError(
-            "this local TOM has no apibroker account (elasticc_tutorial.localtom.accounts is "
-            "missing); update elasticc_tutorial",
+            f"this local TOM has no {BROKER_USER} account ({passwordfile} does not exist); "
+            "update elasticc_tutorial",
             page=BROKERMESSAGE_PAGE,
-        ) from None
-    passwordfile = broker_credentials_path(local_tom.passwordfile)
+        )
     return TomClient(local_tom.url, username=BROKER_USER, passwordfile=passwordfile)
