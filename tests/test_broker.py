@@ -286,3 +286,13 @@ def test_only_the_broker_account_may_send(tom, model, stream):
     with pytest.raises(TomError, match="HTTP 403") as info:
         broker.send_messages(demo, msgs)
     assert info.value.status == 403
+
+
+def test_held_out_accuracy_scores_held_out_objects(table):
+    y = table["classid"].to_numpy()
+    groups = table["SNID"].to_numpy()
+    label_as_feature = y[:, None].astype(float)
+    assert broker.held_out_accuracy(label_as_feature, y, groups, n_splits=2) == 1.0
+    # scored on features that carry no information, it can only guess
+    noise = np.zeros_like(label_as_feature)
+    assert broker.held_out_accuracy(label_as_feature, y, groups, n_splits=2, X_test=noise) < 0.5
