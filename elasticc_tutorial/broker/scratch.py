@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,7 +45,12 @@ def scratch_tom(sample_dir: str | os.PathLike[str]) -> Iterator[LocalTom]:
             f"{sample_dir} has no TOM database ({pgdata} is missing); build the sample"
         )
     name = f"tom_desc_scratch_{os.getpid()}_{secrets.token_hex(4)}"
-    with pg.embedded_server(pgdata) as url:
+    with contextlib.ExitStack() as stack:
+        with warnings.catch_warnings():
+            # pgserver asks platformdirs for a runtime directory it does not use; without
+            # $XDG_RUNTIME_DIR that prints a notice into the learner's notebook
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+            url = stack.enter_context(pg.embedded_server(pgdata))
         with psycopg.connect(url, autocommit=True) as admin:
             try:
                 admin.execute(
