@@ -496,6 +496,27 @@ def _cmd_execute(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_student(args: argparse.Namespace) -> int:
+    from elasticc_tutorial import teaching
+
+    root = find_book_root(args.root)
+    written = teaching.write_student_copies(toc_notebooks(root), args.out)
+    print(
+        f"wrote {len(written)} participant copies to {args.out} (solutions removed, type-along cells empty)"
+    )
+    return 0
+
+
+def _cmd_slides(args: argparse.Namespace) -> int:
+    from elasticc_tutorial import teaching
+
+    root = find_book_root(args.root)
+    out = args.out or root / "_build" / "html" / "slides"
+    decks = teaching.build_slides(toc_notebooks(root), out)
+    print(f"wrote {len(decks)} slide decks to {out}; open {decks[0]}")
+    return 0
+
+
 def _cmd_lab(args: argparse.Namespace) -> int:
     root = find_book_root(args.root)
     extra = list(args.jupyter_args)
@@ -541,6 +562,29 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
         help="do not build the sample first (for notebooks that use no data)",
     )
     execute.set_defaults(func=_cmd_execute)
+
+    student = book_sub.add_parser(
+        "student",
+        help="participant copies: exercise solutions removed, type-along cells left empty",
+        description=(
+            "Write a participant copy of every chapter into --out: cells tagged `solution` are "
+            "removed and cells tagged `type-along` are left empty; everything else is as in the book."
+        ),
+    )
+    student.add_argument("--out", type=Path, required=True, help="folder for the copies")
+    student.add_argument("--root", type=Path, default=None, help=root_help)
+    student.set_defaults(func=_cmd_student)
+
+    slides = book_sub.add_parser(
+        "slides",
+        help="each chapter as a reveal.js slide deck (offline; built with the site too)",
+        description="Write <chapter>.slides.html for every chapter, with a local copy of reveal.js.",
+    )
+    slides.add_argument(
+        "--out", type=Path, default=None, help="folder for the decks (default: _build/html/slides)"
+    )
+    slides.add_argument("--root", type=Path, default=None, help=root_help)
+    slides.set_defaults(func=_cmd_slides)
 
     lab = subparsers.add_parser(
         "lab",

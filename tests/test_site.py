@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
+import re
 import struct
 import threading
 from pathlib import Path
@@ -16,21 +16,11 @@ from urllib.parse import urldefrag, urljoin, urlparse
 
 import nbformat
 import pytest
+from _browser import chromium
 
 from elasticc_tutorial import book
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT_DOC = "book/06_taxonomy"
 
 pytestmark = pytest.mark.slow
@@ -95,19 +85,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; the CI must run the browser test")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.mark.browser
@@ -170,3 +149,83 @@ def test_every_chapter_renders_in_chromium(browser, server, tmp_path):
     assert (width, height) == (1280, 900)
     assert len(png) > 20_000, "the screenshot is suspiciously small (blank page?)"
     page.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout at 1280 px: nothing cut, nothing illegible, no output interpreted as HTML
+
+#: Run in each page: every problem a reader would see at this width, as text.
+_LAYOUT_PROBLEMS_JS = r"""
+() => {
+  const problems = [];
+  const article = document.querySelector('article.bd-article');
+  const where = el => (el.closest('[id]') ? '#' + el.closest('[id]').id : el.tagName.toLowerCase());
+  const text = el => (el.innerText || '').trim().slice(0, 60).replace(/\s+/g, ' ');
+  // 1. prose tables (not inside outputs) must fit their column
+  for (const t of article.querySelectorAll('table')) {
+    if (t.closest('.cell_output, .output')) continue;
+    const col = t.parentElement.clientWidth;
+    if (t.scrollWidth > col + 1)
+      problems.push(`table wider than its column (${t.scrollWidth} > ${col} px) at ${where(t)}: ${text(t)}`);
+  }
+  // 2. output blocks must not need horizontal scrolling
+  for (const pre of article.querySelectorAll('.cell_output pre, .output pre')) {
+    if (pre.scrollWidth > pre.clientWidth + 1)
+      problems.push(`output block scrolls sideways at ${where(pre)}: ${text(pre)}`);
+  }
+  // 3. code may scroll only when a line holds a token too long to break
+  const canvas = document.createElement('canvas').getContext('2d');
+  for (const pre of article.querySelectorAll('.cell_input pre')) {
+    if (pre.scrollWidth <= pre.clientWidth + 1) continue;
+    const style = getComputedStyle(pre);
+    canvas.font = `${style.fontSize} ${style.fontFamily}`;
+    const longest = Math.max(...pre.innerText.split(/\s+/).map(tok => canvas.measureText(tok).width));
+    if (longest <= pre.clientWidth)
+      problems.push(`code block scrolls although its lines could wrap at ${where(pre)}: ${text(pre)}`);
+  }
+  // 4. figures shown much smaller than drawn have illegible text
+  for (const img of article.querySelectorAll('img')) {
+    if (!img.naturalWidth) continue;
+    const scale = img.clientWidth / img.naturalWidth;
+    if (scale < 0.7)
+      problems.push(`figure shrunk to ${Math.round(scale * 100)} % (${img.naturalWidth} px drawn, ${img.clientWidth} px shown) at ${where(img)}`);
+  }
+  // 5. text such as "<View>" interpreted as an HTML element
+  for (const el of article.querySelectorAll('*')) {
+    if (el instanceof HTMLUnknownElement && !el.tagName.includes('-'))
+      problems.push(`text interpreted as an HTML tag <${el.tagName.toLowerCase()}> at ${where(el)}`);
+  }
+  return problems;
+}
+"""
+
+
+@pytest.mark.browser
+def test_every_page_is_legible_at_1280px(browser, server):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: dict[str, list[str]] = {}
+    for doc in book.toc_documents(ROOT):
+        page.goto(urljoin(server, f"{doc}.html"), wait_until="load")
+        found = page.evaluate(_LAYOUT_PROBLEMS_JS)
+        if found:
+            problems[doc] = found
+    page.close()
+    assert problems == {}, "\n".join(f"{doc}: {p}" for doc, ps in problems.items() for p in ps)
+
+
+def test_published_outputs_show_no_machine_specific_values():
+    """Ports, temp folders and home directories differ on every machine: a reader must never see them."""
+    pattern = re.compile(r"(127\.0\.0\.1|localhost):\d{2,5}|/tmp/[\w.-]+|/home/\w+|/root/")
+    found = []
+    for nb_path in book.toc_notebooks(ROOT):
+        nb = nbformat.read(nb_path, as_version=4)
+        for i, cell in enumerate(nb.cells):
+            for out in cell.get("outputs", []):
+                texts = [out.get("text", "")] + [
+                    v for k, v in out.get("data", {}).items() if k.startswith("text/")
+                ]
+                for text in texts:
+                    text = "".join(text) if isinstance(text, list) else text
+                    for m in pattern.finditer(text):
+                        found.append(f"{nb_path.name} cell {i}: {m.group(0)}")
+    assert found == [], found
