@@ -21,7 +21,7 @@ from _browser import chromium
 from elasticc_tutorial import book
 
 ROOT = Path(__file__).resolve().parents[1]
-SCREENSHOT_DOC = "book/06_taxonomy"
+SCREENSHOT_DOC = "book/05_taxonomy"
 
 pytestmark = pytest.mark.slow
 

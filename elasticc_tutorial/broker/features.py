@@ -4,7 +4,7 @@ A broker knows only what an alert carries: the triggering ``diaSource``, the ear
 (``prvDiaSources``) and the forced photometry (``prvDiaForcedSources``). :class:`History` holds that
 view as arrays; :func:`history_from_alert` builds it from a decoded alert and
 :meth:`LightCurve.history_at` builds the *same* view from a complete SNANA light curve at the time of
-one of its detections, with the DESC TOM's history windows (``BaseAlert.reconstruct``; see chapter 5):
+one of its detections, with the DESC TOM's history windows (``BaseAlert.reconstruct``; see chapter 4):
 
 * earlier detections: ``t - 365 d <= t' < t``;
 * forced photometry: none on the first night (``t <= t0 + 0.5 d``), otherwise

@@ -1,7 +1,7 @@
 """A local TOM on a throwaway copy of the sample's TOM database, for sending practice messages.
 
 Messages PUT to a TOM stay there. Sent to the sample's own database they would add a classifier that
-every later reader of the sample sees (chapter 9 would list it beside the sample brokers) and pile up
+every later reader of the sample sees (chapter 8 would list it beside the sample brokers) and pile up
 with every re-run. :func:`scratch_tom` copies the sample database (PostgreSQL ``CREATE DATABASE ...
 TEMPLATE``, a file-level copy of a few seconds), serves the copy with a
 :class:`~elasticc_tutorial.localtom.LocalTom` and drops it afterwards, even on error.
