@@ -31,7 +31,7 @@ SEED = 7
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("brokersample") / "s", objects_per_model=1, progress=False)
+    return build(tmp_path_factory.mktemp("brokersample") / "s", objects_per_model=2, progress=False)
 
 
 @pytest.fixture(scope="module")
