@@ -232,7 +232,12 @@ def plot_lightcurve(
         if ax is not None:
             raise PlotError("per_band=True draws its own panels; do not pass ax")
         fig, axes = plt.subplots(
-            len(present), 1, sharex=True, figsize=(7, 1.6 * len(present) + 1), squeeze=False
+            len(present),
+            1,
+            sharex=True,
+            figsize=(7, 1.6 * len(present) + 1),
+            squeeze=False,
+            layout="constrained",  # keeps the shared y-label clear of the tick labels
         )
         panels = dict(zip(present, axes[:, 0], strict=True))
     else:
@@ -244,7 +249,18 @@ def plot_lightcurve(
         color = BAND_COLORS.get(b, "0.4")
         _draw_band(panels[b], t[sel], y[sel], yerr[sel], p.det[sel], color, b)
         if per_band:
-            panels[b].set_ylabel(b)
+            # the band names go inside the panels: as y-labels they collide with the shared
+            # label (fig.supylabel) whenever the tick labels are wide
+            panels[b].text(
+                0.01,
+                0.95,
+                b,
+                transform=panels[b].transAxes,
+                ha="left",
+                va="top",
+                fontweight="bold",
+                color=color,
+            )
     axes_list = list(dict.fromkeys(panels.values()))
     for a in axes_list:
         if mag:

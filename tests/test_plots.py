@@ -91,6 +91,24 @@ def test_lightcurve_mag_relative_per_band():
     assert fig.axes[0].yaxis_inverted()
 
 
+def test_lightcurve_per_band_labels_do_not_overlap():
+    # wide tick labels (fluxes in the thousands) used to push the band names under the shared label
+    lc = LC.with_columns(pl.col("FLUXCAL") * 1000, pl.col("FLUXCALERR") * 1000)
+    fig = plots.plot_lightcurve(lc, per_band=True)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    shared = fig._supylabel.get_window_extent(renderer)
+    names = [t for a in fig.axes for t in a.texts]
+    assert [t.get_text() for t in names] == ["u", "g", "r"]
+    for ax in fig.axes:
+        ticks = ax.yaxis.get_tightbbox(renderer)
+        assert not shared.overlaps(ticks), "shared y-label overlaps a panel's tick labels"
+    for t in names:
+        box = t.get_window_extent(renderer)
+        assert not shared.overlaps(box)
+        assert t.axes.bbox.contains(box.x0, box.y0) and t.axes.bbox.contains(box.x1, box.y1)
+
+
 def test_lightcurve_alert_columns():
     sources = pl.DataFrame(
         {
