@@ -37,7 +37,9 @@ def test_package_type_checks_clean():
     m = re.search(r"Success: no issues found in (\d+) source files", done.stdout)
     assert m, done.stdout + done.stderr
     # every module of the package was checked (not a stray subset)
-    modules = [p for p in (ROOT / "elasticc_tutorial").rglob("*.py") if "__pycache__" not in p.parts]
+    modules = [
+        p for p in (ROOT / "elasticc_tutorial").rglob("*.py") if "__pycache__" not in p.parts
+    ]
     assert int(m.group(1)) >= len(modules)
 
 
