@@ -18,12 +18,12 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
 
 import psycopg
+from _sample import sample_or_scratch
 
 from elasticc_tutorial import pg
 from elasticc_tutorial.localtom import LocalTom
@@ -86,14 +86,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
 
-    scratch = None
-    sample = args.sample
-    if sample is None or not (Path(sample) / "tomdb").is_dir():
-        scratch = tempfile.TemporaryDirectory(prefix="tom-bench-")
-        sample = Path(scratch.name)
-        source = "scratch cluster, empty tom_desc (no sample given)"
-    else:
-        source = f"sample {sample}"
+    sample, source, scratch = sample_or_scratch(args.sample, "tom-bench-")
 
     with LocalTom(sample) as tom, pg.embedded_server(Path(sample) / "tomdb") as url:
         dburl = url.replace("/postgres?", "/tom_desc?")

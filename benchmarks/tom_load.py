@@ -17,7 +17,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import psycopg
 import requests
+from _sample import sample_or_scratch
 
 from elasticc_tutorial import pg
 from elasticc_tutorial.localtom import LocalTom
@@ -148,14 +148,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=200, help="round trips per latency path")
     args = parser.parse_args()
 
-    scratch = None
-    sample = args.sample
-    if sample is None or not (Path(sample) / "tomdb").is_dir():
-        scratch = tempfile.TemporaryDirectory(prefix="tom-load-")
-        sample = Path(scratch.name)
-        source = "scratch cluster, empty tom_desc"
-    else:
-        source = f"sample {sample}"
+    sample, source, scratch = sample_or_scratch(args.sample, "tom-load-")
 
     with LocalTom(sample) as tom, pg.embedded_server(Path(sample) / "tomdb") as url:
         dburl = url.replace("/postgres?", "/tom_desc?")

@@ -41,7 +41,7 @@ import tarfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 import numpy as np
@@ -59,7 +59,7 @@ from elasticc_tutorial.lightcurves import (
 )
 from elasticc_tutorial.paths import DataLocations
 from elasticc_tutorial.photometry import FLUXCAL_TO_NJY, PHOTFLAG_DETECT
-from elasticc_tutorial.schema import load_schema
+from elasticc_tutorial.schema import load_schema, read_record
 
 __all__ = [
     "AlertFileNotFoundError",
@@ -182,7 +182,7 @@ def _schemaless(data: bytes, schema: dict) -> dict | None:
     """The one record ``data`` holds with ``schema``, or None if it does not decode exactly."""
     fo = io.BytesIO(data)
     try:
-        record = fastavro.schemaless_reader(fo, schema, None)
+        record = read_record(fo, schema)
     except _DECODE_ERRORS:
         return None
     return record if fo.tell() == len(data) else None
@@ -201,7 +201,9 @@ def _decode(data: bytes, kind: str, where: str) -> Iterator[dict]:
     if data[:4] == _CONTAINER_MAGIC:
         try:
             reader = fastavro.reader(io.BytesIO(data))
-            found = str(reader.writer_schema.get("name", "")).rsplit(".", 1)[-1]
+            written = reader.writer_schema
+            found = str(written.get("name", "") if isinstance(written, dict) else written)
+            found = found.rsplit(".", 1)[-1]
             if found != schema["name"].rsplit(".", 1)[-1]:
                 other = load_schema(_OTHER[kind])["name"].rsplit(".", 1)[-1]
                 if found == other:
@@ -209,7 +211,7 @@ def _decode(data: bytes, kind: str, where: str) -> Iterator[dict]:
                 raise AlertFormatError(
                     f"{where}: Avro container of {found!r} records, expected {schema['name']}"
                 )
-            yield from reader
+            yield from cast("Iterator[dict]", reader)  # records of a record schema
         except _DECODE_ERRORS as exc:
             raise AlertFormatError(f"{where}: corrupt Avro container ({exc!r})") from None
         return
@@ -267,10 +269,10 @@ _AVRO_POLARS = {
 }
 
 
-def _record_schema(record_name: str) -> dict[str, pl.DataType]:
+def _record_schema(record_name: str) -> dict[str, pl.DataType | type[pl.DataType]]:
     """Polars schema of a flat Avro record (nullable unions -> the non-null type)."""
     schema = load_schema(record_name)
-    out: dict[str, pl.DataType] = {}
+    out: dict[str, pl.DataType | type[pl.DataType]] = {}
     for field in schema["fields"]:
         t = field["type"]
         if isinstance(t, list):
@@ -304,7 +306,10 @@ def alert_tables(alerts: Iterable[dict]) -> AlertTables:
     src_schema = _record_schema("diaSource")
     fs_schema = _record_schema("diaForcedSource")
     obj_schema = _record_schema("diaObject")
-    rows, sources, forced, objects = [], [], [], []
+    rows: list[dict] = []
+    sources: list[dict] = []
+    forced: list[dict] = []
+    objects: list[dict] = []
     for a in alerts:
         src = a["diaSource"]
         prv = a.get("prvDiaSources") or []
@@ -322,7 +327,7 @@ def alert_tables(alerts: Iterable[dict]) -> AlertTables:
         forced.extend(prv_fs)
         if a.get("diaObject") is not None:
             objects.append(a["diaObject"])
-    alert_schema = {
+    alert_schema: dict[str, pl.DataType | type[pl.DataType]] = {
         "alertId": pl.Int64,
         **src_schema,
         "nPrvDiaSources": pl.Int32,

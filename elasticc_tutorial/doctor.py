@@ -63,7 +63,9 @@ def check_python() -> Check:
 def check_packages() -> list[Check]:
     """Installed versions of the runtime and notebook dependencies."""
     out = []
-    groups = [(REQUIRED, FAIL, "pip install elasticc-tutorial")]
+    groups: list[tuple[tuple[str, ...], str, str]] = [
+        (REQUIRED, FAIL, "pip install elasticc-tutorial")
+    ]
     groups += [
         (names, WARN, f'pip install "elasticc-tutorial[{x}]"') for x, names in EXTRAS.items()
     ]

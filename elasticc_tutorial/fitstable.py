@@ -17,17 +17,19 @@ import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from elasticc_tutorial.errors import SnanaError
 
+_inflate_lib: ModuleType
 try:  # ISA-L inflates gzip ~2.5x faster than zlib (measured in benchmarks/readers.py)
     from isal import isal_zlib as _inflate_lib
 except ImportError:  # pragma: no cover - isal is a core dependency; zlib is the safe fallback
     _inflate_lib = zlib
-_INFLATE_ERRORS = (zlib.error, _inflate_lib.error)
+_INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _inflate_lib.error)
 
 __all__ = [
     "FitsFormatError",
@@ -289,13 +291,13 @@ def _record_dtype(header: dict[str, Any], path: Path) -> np.dtype:
     scaled = _SCALED_RE.findall("\n".join(header))
     if scaled:
         raise UnsupportedFitsError(f"{path}: scaled or multidimensional columns ({scaled})")
-    columns = tuple(
-        (header.get(f"TTYPE{k}"), header.get(f"TFORM{k}")) for k in range(1, nfields + 1)
-    )
-    for k, (name, tform) in enumerate(columns, 1):
+    columns: list[tuple[str, str]] = []
+    for k in range(1, nfields + 1):
+        name, tform = header.get(f"TTYPE{k}"), header.get(f"TFORM{k}")
         if not isinstance(name, str) or not isinstance(tform, str):
             raise FitsFormatError(f"{path}: BINTABLE column {k} lacks TTYPE{k}/TFORM{k}")
-    dtype = _dtype_of(columns, path)
+        columns.append((name, tform))
+    dtype = _dtype_of(tuple(columns), path)
     if dtype.itemsize != int(header.get("NAXIS1", -1)):
         raise FitsFormatError(
             f"{path}: row width from TFORMs ({dtype.itemsize}) != NAXIS1 ({header.get('NAXIS1')})"
@@ -357,7 +359,7 @@ def read_bintable(
             raise FitsFormatError(f"{path}: not a FITS file (no SIMPLE primary header)")
         primary, pos = parsed
         pos += _data_size(primary)
-        found = []
+        found: list[object] = []
         while True:
             parsed = reader.header_at(pos)
             if parsed is None:

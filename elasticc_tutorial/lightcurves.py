@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import polars as pl
@@ -62,6 +62,9 @@ __all__ = [
 ]
 
 #: The dtypes of the common light-curve columns (as stored in the SNANA FITS files).
+#: A DataFrame or a LazyFrame: functions taking one return the same kind.
+AnyFrame = TypeVar("AnyFrame", pl.DataFrame, pl.LazyFrame)
+
 SCHEMA: dict[str, pl.DataType] = {
     "SNID": pl.Int64(),
     "MJD": pl.Float64(),
@@ -136,11 +139,13 @@ def wanted_columns(columns: Columns, available: Sequence[str]) -> list[str]:
 def conform(frame: pl.DataFrame) -> pl.DataFrame:
     """Cast the common columns to their :data:`SCHEMA` dtypes; only those that differ (a cast to
     the same dtype still copies the column)."""
-    casts = {c: t for c, t in SCHEMA.items() if c in frame.columns and frame.schema[c] != t}
-    return frame.cast(casts) if casts else frame
+    casts = [
+        pl.col(c).cast(t) for c, t in SCHEMA.items() if c in frame.columns and frame.schema[c] != t
+    ]
+    return frame.with_columns(casts) if casts else frame
 
 
-def with_flags(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
+def with_flags(frame: AnyFrame) -> AnyFrame:
     """Add ``SNR`` (FLUXCAL/FLUXCALERR, NaN where the error is not positive) and the PHOTFLAG bits
     ``DETECTED`` (4096: the point is a diaSource), ``TRIGGER`` (2048) and ``SATURATED`` (1024).
 

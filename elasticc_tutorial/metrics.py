@@ -54,7 +54,7 @@ def _require(frame: pl.DataFrame, columns: Sequence[str], what: str) -> None:
 def _check_level(level: str) -> MatchLevel:
     if level not in MATCH_LEVELS:
         raise MetricsError(f"level must be one of {MATCH_LEVELS}, got {level!r}")
-    return level  # type: ignore[return-value]
+    return level
 
 
 def coarsen_expr(classid: pl.Expr | str, level: MatchLevel) -> pl.Expr:
@@ -205,7 +205,7 @@ def accuracy(
     labelled = _labelled(frame, gentype, predicted, _check_level(level))
     if labelled.is_empty():
         return float("nan")
-    return float((labelled["true_class"] == labelled["pred_class"]).mean())
+    return labelled.select((pl.col("true_class") == pl.col("pred_class")).mean()).item()
 
 
 def completeness_purity(
@@ -282,19 +282,21 @@ def threshold_completeness_purity(
     ).drop_nulls("leaf")
     rows = rows.with_columns(_weights(rows["leaf"], prevalence))
     out = []
+    n_true = int(rows["is_true"].sum())
     for thr in thresholds:
         sel = rows.filter(pl.col("score") > thr)
-        w_sel = sel["weight"].sum()
+        n_correct = int(sel["is_true"].sum())
+        w_sel = float(sel["weight"].sum())
         out.append(
             {
                 "threshold": float(thr),
                 "selected": sel.height,
-                "n_true": int(rows["is_true"].sum()),
-                "n_correct": int(sel["is_true"].sum()),
-                "completeness": sel["is_true"].sum() / rows["is_true"].sum()
-                if rows["is_true"].any()
+                "n_true": n_true,
+                "n_correct": n_correct,
+                "completeness": n_correct / n_true if n_true else None,
+                "purity": float(sel.filter("is_true")["weight"].sum()) / w_sel
+                if w_sel > 0
                 else None,
-                "purity": sel.filter("is_true")["weight"].sum() / w_sel if w_sel > 0 else None,
             }
         )
     return pl.DataFrame(

@@ -41,6 +41,7 @@ from elasticc_tutorial.errors import ParquetError, ParquetFileNotFoundError
 from elasticc_tutorial.lightcurves import (
     FLAG_COLUMNS,
     FLAG_INPUTS,
+    AnyFrame,
     Columns,
     ReaderArgumentError,
     conform,
@@ -140,7 +141,7 @@ def _model_arg(model: object) -> str | None:
     return model
 
 
-def _path(source: object, model: str | None) -> Path:
+def _path(source: str | os.PathLike[str] | DataLocations, model: str | None) -> Path:
     return parquet_path(source, _model_arg(model))
 
 
@@ -174,7 +175,9 @@ def _read_verified(path: Path, columns: Sequence[str], snids: np.ndarray | None)
         )
     except (OSError, pa.ArrowException) as exc:
         raise ParquetError(f"{path}: corrupt Parquet data, nothing returned ({exc})") from None
-    return pl.from_arrow(table)
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)  # a Table converts to a DataFrame (a Series: an Array)
+    return frame
 
 
 def _select(
@@ -242,7 +245,7 @@ def read_object(
     return explode(row) if long else row
 
 
-def explode(frame: Frame, columns: Sequence[str] | None = None) -> Frame:
+def explode(frame: AnyFrame, columns: Sequence[str] | None = None) -> AnyFrame:
     """Long form: one row per point, sorted by SNID then MJD (time order; the files' lists are in
     BAND-then-MJD order). ``columns``: the list columns to keep (all by default); the object
     columns are repeated on every row. Works on DataFrames and LazyFrames."""

@@ -305,7 +305,7 @@ def plot_redshift_hist(
         edges = np.histogram_bin_edges(df.filter(pl.col(column) >= 0)[column].to_numpy(), bins=bins)
         for (key,), part in df.group_by(by, maintain_order=True):
             z = part[column].to_numpy()
-            ax.hist(z[z >= 0], bins=edges, histtype="step", lw=1.5, label=str(key))
+            ax.hist(z[z >= 0], bins=edges.tolist(), histtype="step", lw=1.5, label=str(key))
         ax.legend(title=by, fontsize="small")
     else:
         z = _values(data, column).astype(float)

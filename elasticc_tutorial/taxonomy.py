@@ -265,7 +265,7 @@ _SPECIFICITY = ("ones", "tens", "hundreds", "thousands")
 def _check_level(match_level: str) -> MatchLevel:
     if match_level not in MATCH_LEVELS:
         raise TaxonomyError(f"level must be one of {MATCH_LEVELS}, got {match_level!r}")
-    return match_level  # type: ignore[return-value]
+    return match_level
 
 
 def coarsen(classid: int, level: MatchLevel) -> int:

@@ -18,7 +18,7 @@ import fastavro.validation
 import numpy as np
 
 from elasticc_tutorial.errors import AlertsError
-from elasticc_tutorial.schema import load_schema
+from elasticc_tutorial.schema import load_schema, read_record
 
 __all__ = ["BrokerIdentity", "decode_message", "encode_message", "make_message"]
 
@@ -87,7 +87,7 @@ def decode_message(data: bytes) -> dict:
     :class:`~elasticc_tutorial.errors.AlertsError` for bytes that are not exactly one message."""
     fo = io.BytesIO(data)
     try:
-        message = fastavro.schemaless_reader(fo, load_schema("brokerClassification"), None)
+        message = read_record(fo, load_schema("brokerClassification"))
     except (EOFError, ValueError, IndexError, UnicodeDecodeError) as exc:
         raise AlertsError(f"not a schemaless brokerClassification message ({exc!r})") from None
     if fo.tell() != len(data):

@@ -71,7 +71,7 @@ def scratch_tom(sample_dir: str | os.PathLike[str]) -> Iterator[LocalTom]:
         try:
             params = conninfo_to_dict(url)
             params["dbname"] = name
-            with LocalTom(sample_dir, database_url=make_conninfo(**params)) as tom:
+            with LocalTom(sample_dir, database_url=make_conninfo("", **params)) as tom:
                 yield tom
         finally:
             with psycopg.connect(url, autocommit=True) as admin:

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import fastavro
 import numpy as np
 
 from elasticc_tutorial import alerts as alert_files
@@ -27,7 +26,7 @@ from elasticc_tutorial.broker.features import (
 )
 from elasticc_tutorial.broker.messages import BrokerIdentity, make_message
 from elasticc_tutorial.broker.train import BrokerModel
-from elasticc_tutorial.schema import load_schema
+from elasticc_tutorial.schema import load_schema, read_record
 
 __all__ = ["Broker", "Night", "iter_nights"]
 
@@ -42,7 +41,8 @@ class Night:
 
 
 def _read_night(tar_path: Path, schema: dict) -> tuple[list[dict], list[int]]:
-    decoded, published = [], []
+    decoded: list[dict] = []
+    published: list[int] = []
     try:
         with tarfile.open(tar_path, mode="r|*") as tar:
             for member in tar:
@@ -53,7 +53,7 @@ def _read_night(tar_path: Path, schema: dict) -> tuple[list[dict], list[int]]:
                 fo = io.BytesIO(fh.read())
                 where = f"{tar_path}: member {member.name}"
                 try:
-                    decoded.append(fastavro.schemaless_reader(fo, schema, None))
+                    decoded.append(read_record(fo, schema))
                 except (EOFError, ValueError, IndexError, KeyError, UnicodeDecodeError) as exc:
                     raise alert_files.AlertFormatError(f"{where}: not an alert ({exc!r})") from None
                 if fo.tell() != len(fo.getbuffer()):

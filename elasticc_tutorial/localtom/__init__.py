@@ -24,6 +24,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
+from typing import IO
 
 __all__ = ["LocalTom", "add_cli"]
 
@@ -87,7 +88,7 @@ class LocalTom:
         self.username: str | None = None
         self.passwordfile: Path | None = None
         self._proc: subprocess.Popen | None = None
-        self._log = None
+        self._log: IO[bytes] | None = None
 
     def __repr__(self) -> str:
         state = self.url or "not running"

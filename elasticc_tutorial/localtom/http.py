@@ -205,13 +205,14 @@ def _dispatcher_class():
                     for t in stale:
                         self.queue.remove(t)
                 for channel in stale:  # waitress queues channels, one request per service()
-                    channel.localtom_waited = now - channel.localtom_enqueued
+                    # types-waitress types the queue as Task; waitress 3 queues HTTPChannels
+                    channel.localtom_waited = now - channel.localtom_enqueued  # type: ignore[attr-defined]
                     try:
                         channel.service()
                     except Exception:
                         log.exception("could not answer a stale request")
 
-        def shutdown(self, cancel_pending: bool = True, timeout: float = 5) -> bool:
+        def shutdown(self, cancel_pending: bool = True, timeout: int = 5) -> bool:
             self._stop.set()
             return super().shutdown(cancel_pending, timeout)
 
@@ -240,7 +241,7 @@ def _channel_class():
 
 def make_server(django_app: Callable, port: int, capacity: Capacity):
     """A waitress server on 127.0.0.1:``port`` (not started) for the Django application."""
-    from waitress.server import create_server
+    from waitress.server import BaseWSGIServer, create_server
 
     app = Admission(LoginThrottle(django_app, capacity))
     dispatcher = _dispatcher_class()(capacity.queue_timeout)
@@ -261,6 +262,7 @@ def make_server(django_app: Callable, port: int, capacity: Capacity):
         ident="elasticc-tutorial-localtom",
         _dispatcher=dispatcher,
     )
+    assert isinstance(server, BaseWSGIServer)  # one host and port: a single-socket server
     server.channel_class = _channel_class()
     return server
 

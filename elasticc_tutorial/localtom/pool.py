@@ -125,6 +125,7 @@ class RolePool:
             try:
                 if make:
                     return self._connect(role)
+                assert conn is not None  # not made: taken from the idle list above
                 reset_session(conn)
                 return conn
             except psycopg.Error:

@@ -150,7 +150,7 @@ class ReadOnlyDatabase:
         params.update(user=role, password=password)
         params.setdefault("connect_timeout", "10")
         return psycopg.connect(
-            make_conninfo(**params),
+            make_conninfo("", **params),
             application_name="elasticc-tutorial-localtom",
             # the session default, which DISCARD ALL restores at every checkout
             options=f"-c statement_timeout={int(self.timeout * 1000)}",

@@ -83,7 +83,7 @@ def database(sample_dir: Path | None, database_url: str | None) -> Iterator[str]
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DBNAME)))
         params = conninfo_to_dict(url)
         params["dbname"] = DBNAME
-        yield make_conninfo(**params)
+        yield make_conninfo("", **params)
 
 
 def _setup_django(conninfo: str, verbose: bool) -> None:

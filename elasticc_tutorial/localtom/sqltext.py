@@ -157,7 +157,8 @@ def split_statements(sql: str) -> list[Statement]:
     """The statements of ``sql`` (split at top-level ``;``; strings, quoted names, dollar quotes
     and comments respected); statements holding only comments and blanks are dropped."""
     out: list[Statement] = []
-    start, pos, words, content = 0, 0, [], False
+    words: list[str] = []
+    start, pos, content = 0, 0, False
     while pos < len(sql):
         m = _TOKEN.match(sql, pos)
         assert m is not None  # the last alternative matches any character

@@ -131,7 +131,8 @@ def runsqlquery(request: HttpRequest) -> HttpResponse:
     if bad := _post_only(request):
         return bad
     ro = RUNTIME.ro
-    spool = tempfile.SpooledTemporaryFile(_SPOOL_BYTES, dir=RUNTIME.results_dir)  # noqa: SIM115
+    assert ro is not None and RUNTIME.results_dir is not None  # set by the server before serving
+    spool = tempfile.SpooledTemporaryFile(_SPOOL_BYTES, dir=str(RUNTIME.results_dir))  # noqa: SIM115
     try:
         _, queries, subdicts = extract_queries(request.body)
         log.debug("runsqlquery by %s: %d queries", request.user.username, len(queries))
@@ -161,6 +162,7 @@ def submitsqlquery(request: HttpRequest) -> HttpResponse:
         if fmt not in FORMATS:
             raise QueryError(f"Unknown format {fmt}")
         # Refuse what can never run now, not minutes later (the runner binds lists as ARRAYs).
+        assert RUNTIME.ro is not None  # set by the server before serving
         prepare_statements(queries, subdicts, lists_as_arrays=True, limits=RUNTIME.ro.limits)
     except QueryError as exc:
         return _error(str(exc))
@@ -230,6 +232,7 @@ def getsqlqueryresults(request: HttpRequest, queryid: str) -> HttpResponse:
         return text_response(f"Query {queryid} hasn't started yet", 500)
     if not q.finished:
         return text_response(f"Query {queryid} hasn't finished yet", 500)
+    assert RUNTIME.results_dir is not None  # set by the server before serving
     path = RUNTIME.results_dir / str(q.queryid)
     try:
         fh = path.open("rb")

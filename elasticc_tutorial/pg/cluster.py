@@ -132,7 +132,15 @@ class Cluster:
             write_private(pwfile, password + "\n")
             data = scratch / "data"
             # A cluster keeps at least two WAL segments: 1 MB ones save 30 MB of dead weight.
-            initdb = [bin_dir() / "initdb", "-D", data, "-U", SUPERUSER, "--pwfile", pwfile]
+            initdb: list[str | Path] = [
+                bin_dir() / "initdb",
+                "-D",
+                data,
+                "-U",
+                SUPERUSER,
+                "--pwfile",
+                pwfile,
+            ]
             initdb += ["--auth=scram-sha-256", "--encoding=UTF8", "--no-locale"]
             initdb += ["--no-instructions", "--wal-segsize=1"]
             done = subprocess.run(
@@ -244,7 +252,7 @@ class Cluster:
 
     def users(self) -> list[int]:
         """Pids of the live processes holding a lease on the server; dead ones' leases are removed."""
-        live = []
+        live: list[int] = []
         try:
             entries = list(os.scandir(self._path(LEASES_DIR)))
         except FileNotFoundError:

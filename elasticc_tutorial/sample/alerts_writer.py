@@ -45,7 +45,7 @@ import math
 import os
 import re
 import tarfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -263,7 +263,7 @@ def write_alert_tars(
     by_night: dict[int, list[tuple[int, float, bytes]]] = {}
     for rec in records:
         by_night.setdefault(math.floor(rec[1]), []).append(rec)
-    nights = sorted(by_night)
+    nights: Iterable[int] = sorted(by_night)
     if progress:
         from tqdm.auto import tqdm
 
@@ -426,7 +426,7 @@ def _sent_alerts(ppdb: dict[str, pl.DataFrame]) -> tuple[pl.DataFrame, int]:
     src = ppdb["elasticc2_ppdbdiasource"]
     if src.height == 0:
         raise ValueError("the campaign has no detections (PHOTFLAG & 4096): nothing to alert")
-    first_night = math.floor(src["midpointtai"].min())
+    first_night = math.floor(src.select(pl.col("midpointtai").min()).item())
     a = src.sort("diaobject_id", "midpointtai", "diasource_id").select(
         pl.col("diasource_id").alias("alert_id"),
         "diasource_id",

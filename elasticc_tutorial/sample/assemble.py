@@ -66,7 +66,7 @@ _POLARS_OF_TFORM = {
 }
 
 
-def polars_dtype(tform: str) -> pl.DataType:
+def polars_dtype(tform: str) -> type[pl.DataType]:
     """The polars dtype of a FITS TFORM (``nA`` -> String)."""
     return pl.String if tform.endswith("A") else _POLARS_OF_TFORM[tform]
 
@@ -137,12 +137,15 @@ def true_peak(
             return peak, p["template"].copy()
         return peak, mags(spec, rng, p, obj_b, np.repeat(peak, _NB), band_b)[0].reshape(n, _NB)
     peak = p["t_peak"]
+    assert spec.transient is not None  # neither galactic nor AGN: an explosive transient
     mag = models.transient_mags(spec.transient, p, obj_b, np.repeat(peak, _NB), band_b)
     return peak, mag.reshape(n, _NB)
 
 
 def _widths(spec: models.ModelSpec, p: dict, n: int) -> np.ndarray:
     """Observer-frame days each band spends brighter than half its peak flux."""
+    # transients have a window around their peak and a light-curve model
+    assert spec.window is not None and spec.transient is not None
     lo, hi = spec.window
     k = 300
     frac = np.linspace(0.0, 1.0, k)

@@ -259,7 +259,7 @@ UNIQUE: list[tuple[str, str, tuple[str, ...]]] = [
 
 
 def _family_indexes() -> list[tuple[str, str, tuple[str, ...]]]:
-    out = []
+    out: list[tuple[str, str, tuple[str, ...]]] = []
     for fam in ("ppdb", "training", ""):
         camel = "midPointTai" if not fam else "midpointtai"  # the old tables kept the old name
         for kind in ("diasource", "diaforcedsource"):

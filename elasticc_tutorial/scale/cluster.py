@@ -97,15 +97,12 @@ def slurm_settings(
         raise ScaleError(
             "a SLURM account is needed: pass account= or set SBATCH_ACCOUNT to your NERSC project"
         )
-    values = {
-        "account": account,
-        "qos": qos or env.get("SBATCH_QOS") or "regular",
-        "constraint": constraint or env.get("SBATCH_CONSTRAINT") or "cpu",
-    }
-    for name, value in values.items():
+    qos = qos or env.get("SBATCH_QOS") or "regular"
+    constraint = constraint or env.get("SBATCH_CONSTRAINT") or "cpu"
+    for name, value in (("account", account), ("qos", qos), ("constraint", constraint)):
         if not _TOKEN_RE.match(value):
             raise ScaleError(f"SLURM {name} {value!r}: expected letters, digits, '_', '-', '.'")
-    settings = SlurmSettings(**values, **kwargs)
+    settings = SlurmSettings(account=account, qos=qos, constraint=constraint, **kwargs)
     if not _WALLTIME_RE.match(settings.walltime):
         raise ScaleError(f"walltime {settings.walltime!r}: expected [D-]HH:MM:SS")
     for name in ("nodes", "cores", "processes"):
@@ -192,7 +189,8 @@ def cluster(
             try:
                 return super().close(*args, **kwargs)
             finally:
-                self.cluster.close()
+                if self.cluster is not None:
+                    self.cluster.close()
                 if self.scratch:
                     shutil.rmtree(self.scratch, ignore_errors=True)
 

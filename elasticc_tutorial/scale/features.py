@@ -93,7 +93,9 @@ def features_of_unit(unit: Unit) -> pl.DataFrame:
             f"unit {unit}: features need whole light curves; an alert tar holds one night of "
             "alerts (use the SNANA or Parquet units)"
         )
-    return features(read_unit(unit, LIGHTCURVE_COLUMNS))
+    points = read_unit(unit, LIGHTCURVE_COLUMNS)
+    assert isinstance(points, pl.DataFrame)  # SNANA and Parquet units read to one long table
+    return features(points)
 
 
 def scan_lightcurves(source: PathLike | Sequence[PathLike]) -> pl.LazyFrame:

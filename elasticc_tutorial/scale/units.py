@@ -172,7 +172,9 @@ def read_unit(
         table = pq.ParquetFile(unit.path).read_row_groups(
             list(unit.row_groups), columns=None if columns is None else ["SNID", *columns]
         )
-        return parquet.explode(pl.from_arrow(table))
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)  # a Table converts to a DataFrame
+        return parquet.explode(frame)
     if unit.form == "alerts":
         return alerts.read_alerts(unit.path)
     raise ScaleError(f"unit {unit}: unknown form {unit.form!r} (expected one of {FORMS})")

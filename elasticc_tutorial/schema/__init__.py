@@ -22,13 +22,23 @@ import copy
 import functools
 from importlib import resources
 from pathlib import Path
+from typing import IO
 
+import fastavro
 import fastavro.schema
 import polars as pl
 
 from elasticc_tutorial.errors import AlertsError
 
-__all__ = ["NAMESPACE", "SCHEMA_NAMES", "fields", "load_schema", "schema_path", "type_name"]
+__all__ = [
+    "NAMESPACE",
+    "SCHEMA_NAMES",
+    "fields",
+    "load_schema",
+    "read_record",
+    "schema_path",
+    "type_name",
+]
 
 #: The Avro namespace of every schema in this package.
 NAMESPACE = "elasticc.v0_9_1"
@@ -53,7 +63,10 @@ def schema_path(name: str = "alert") -> Path:
 
 @functools.cache
 def _parsed(name: str) -> dict:
-    return fastavro.schema.load_schema(str(schema_path(name)))
+    schema = fastavro.schema.load_schema(str(schema_path(name)))
+    if not isinstance(schema, dict):  # every schema we ship is one named record
+        raise AlertsError(f"{schema_path(name)}: not an Avro record schema")
+    return schema
 
 
 def load_schema(name: str = "alert") -> dict:
@@ -65,6 +78,15 @@ def load_schema(name: str = "alert") -> dict:
     ``schemaless_writer``/``schemaless_reader`` many times costs no re-parsing).
     """
     return copy.deepcopy(_parsed(name))
+
+
+def read_record(fo: IO[bytes], schema: dict) -> dict:
+    """One schemaless record of the record ``schema`` (from :func:`load_schema`) read from ``fo``;
+    fastavro's errors (EOFError, ValueError, ...) pass through."""
+    record = fastavro.schemaless_reader(fo, schema, None)
+    if not isinstance(record, dict):  # fastavro types the result as any Avro value
+        raise AlertsError(f"schema {schema.get('name')!r} is not a record schema")
+    return record
 
 
 def _short(name: str) -> str:

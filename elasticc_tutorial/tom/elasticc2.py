@@ -122,7 +122,11 @@ class Elasticc2Api(SqlApi):
         """A reconstructed alert (``elasticc2/getalert``) by ``alertid`` or ``sourceid``."""
         if (alertid is None) == (sourceid is None):
             raise ValueError("give exactly one of alertid or sourceid")
-        data = {"alertid": int(alertid)} if alertid is not None else {"sourceid": int(sourceid)}
+        if alertid is not None:
+            data = {"alertid": int(alertid)}
+        else:
+            assert sourceid is not None  # exactly one of them (checked above)
+            data = {"sourceid": int(sourceid)}
         return self.query("elasticc2/getalert", data)
 
     def ltcv_features(
@@ -137,9 +141,12 @@ class Elasticc2Api(SqlApi):
         to that source; with ``include_ltcv`` also the ``lightcurve`` used."""
         if (objectid is None) == (sourceid is None):
             raise ValueError("give exactly one of objectid or sourceid")
-        data: dict[str, Any] = (
-            {"objectid": int(objectid)} if objectid is not None else {"sourceid": int(sourceid)}
-        )
+        data: dict[str, Any]
+        if objectid is not None:
+            data = {"objectid": int(objectid)}
+        else:
+            assert sourceid is not None  # exactly one of them (checked above)
+            data = {"sourceid": int(sourceid)}
         if through_mjd is not None:
             data["through_mjd"] = float(through_mjd)
         if include_ltcv:

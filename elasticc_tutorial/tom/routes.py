@@ -115,7 +115,7 @@ def closest_routes(page: str, n: int = 3) -> list[str]:
     path = page.partition("?")[0].strip("/")
     parts = path.split("/")
     # Compare with the fixed prefix of each route, as long as the request's path.
-    candidates = {}
+    candidates: dict[str, str] = {}
     for route in ROUTES:
         fixed = route.split("/<")[0].strip("/")
         key = "/".join(fixed.split("/")[: len(parts)])

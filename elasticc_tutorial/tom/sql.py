@@ -116,15 +116,18 @@ class SqlApi(Transport):
         if deadline is not None:
             timeout = deadline
         # tqdm.auto only when a bar is shown: in Jupyter without ipywidgets it warns on import
+        import tqdm
+
+        progress_bar = tqdm.tqdm
         if progress:
-            from tqdm.auto import tqdm
-        else:
-            from tqdm import tqdm
+            import tqdm.auto
+
+            progress_bar = tqdm.auto.tqdm
 
         queryid = self.submit_sql(query, subdict, format=format)
         t0 = time.monotonic()
         wait = poll
-        with tqdm(
+        with progress_bar(
             total=None, disable=not progress, desc=f"query {queryid[:8]}", unit="check"
         ) as bar:
             while True:
@@ -168,10 +171,13 @@ class SqlApi(Transport):
         if format not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
         page = f"db/getsqlqueryresults/{queryid}/"
-        tmpdir = None if dest is not None else tempfile.mkdtemp(prefix="elasticc-tom-")
+        tmpdir = None
+        if dest is not None:
+            path = Path(dest)
+        else:
+            tmpdir = tempfile.mkdtemp(prefix="elasticc-tom-")
+            path = Path(tmpdir) / f"{queryid}.{'csv' if format == 'csv' else 'pkl'}"
         try:
-            suffix = "csv" if format == "csv" else "pkl"
-            path = Path(dest) if dest is not None else Path(tmpdir) / f"{queryid}.{suffix}"
             ctype = "csv" if format == "csv" else "application/octet-stream"
             headers = self.download("POST", page, path, content_type=ctype)
             if format == "pandas":

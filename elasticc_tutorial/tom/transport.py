@@ -184,7 +184,7 @@ class Transport:
                 status=res.status_code,
                 page=page,
             )
-        rqs.headers["X-CSRFToken"] = rqs.cookies["csrftoken"]
+        rqs.headers["X-CSRFToken"] = rqs.cookies.get("csrftoken") or token  # rotated at login
         if self._rqs is not None:
             self._rqs.close()
         self._rqs = rqs
@@ -258,6 +258,7 @@ class Transport:
         :class:`TomError` when no response arrives."""
         if self._rqs is None:
             self.connect()
+        assert self._rqs is not None  # connect() sets it or raises
         page = normalize_page(page or "")
         safe = is_safe(method, page)
         t0 = time.perf_counter()
@@ -266,6 +267,7 @@ class Transport:
             log.info("session at %s expired; logging in again", self._url)
             res.close()
             self.connect()
+            assert self._rqs is not None
             res = self._send(self._rqs, method, page, retry=safe, **kwargs)
         log.debug("%s %s -> %d in %.3f s", method, page, res.status_code, time.perf_counter() - t0)
         return res
