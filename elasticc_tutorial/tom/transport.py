@@ -93,7 +93,8 @@ class Transport:
     """A logged-in session with a TOM: send requests, retry what is safe, download to files.
 
     ``retries`` further attempts, sleeping ``backoff * 2**i`` seconds (or what ``Retry-After`` says,
-    at most ``max_wait`` seconds), for connection failures, cut bodies and HTTP 502/503/504.
+    at most ``max_wait`` seconds), for connection failures, cut bodies, HTTP 502/503/504, and HTTP 429
+    with ``Retry-After`` (the login throttle).
     """
 
     def __init__(
@@ -233,7 +234,14 @@ class Transport:
                 log.warning("%s %s: %s; retrying", method, page, type(exc).__name__)
                 self._pause(attempt)
                 continue
-            if retry and res.status_code in _RETRY_STATUS and not last:
+            if (
+                retry
+                and not last
+                and (
+                    res.status_code in _RETRY_STATUS
+                    or (res.status_code == 429 and retry_after(res) is not None)
+                )
+            ):
                 log.warning("%s %s: HTTP %d; retrying", method, page, res.status_code)
                 res.close()
                 self._pause(attempt, res)
@@ -288,8 +296,9 @@ class Transport:
             msg = f"{method} {page}: no such route on the TOM (HTTP 404)" + (
                 f"; did you mean {', '.join(near)}?" if near else ""
             )
-        elif res.status_code == 503 and retry_after(res) is not None:
-            msg += f" (the TOM is overloaded; it asks to retry after {retry_after(res):.0f} s)"
+        elif res.status_code in (429, 503) and retry_after(res) is not None:
+            why = "overloaded" if res.status_code == 503 else "throttling this client"
+            msg += f" (the TOM is {why}; it asks to retry after {retry_after(res):.0f} s)"
         return TomError(msg, status=res.status_code, page=page)
 
     def call(
