@@ -25,7 +25,7 @@ import time
 import weakref
 from pathlib import Path
 
-from elasticc_tutorial.errors import LocalTomError
+from elasticc_tutorial.errors import DataFileNotFoundError, LocalTomError
 
 __all__ = ["LocalTom", "add_cli"]
 
@@ -78,7 +78,7 @@ class LocalTom:
             raise LocalTomError("LocalTom needs a sample directory or a database_url")
         self.sample_dir = Path(sample_dir).expanduser().resolve() if sample_dir else None
         if self.sample_dir is not None and not self.sample_dir.is_dir():
-            raise LocalTomError(f"sample directory {self.sample_dir} does not exist")
+            raise DataFileNotFoundError(f"sample directory {self.sample_dir} does not exist")
         if not 0 <= int(port) < 65536:
             raise LocalTomError(f"port must be 0..65535, not {port}")
         self.port = int(port)

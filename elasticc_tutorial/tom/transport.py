@@ -167,9 +167,11 @@ class Transport:
         # Repeating a login changes nothing, so a lost answer may be asked for again.
         res = self._send(rqs, "POST", page, retry=True, data=form, headers={"Referer": login})
         if res.status_code != 200:
+            asked = retry_after(res) if res.status_code in (429, 503) else None
             raise TomError(
                 f"Failed to log in to {self._url} as {self._username}; HTTP status "
-                f"{res.status_code}: {summarize_response(res)}",
+                f"{res.status_code}: {summarize_response(res)}"
+                + (f" (the TOM asks to retry after {asked:.0f} s)" if asked is not None else ""),
                 status=res.status_code,
                 page=page,
             )
