@@ -25,8 +25,12 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from elasticc_tutorial.errors import BookError
+
+if TYPE_CHECKING:
+    from elasticc_tutorial.localtom import LocalTom
 
 __all__ = [
     "DATA_ENV_VARS",
@@ -294,12 +298,42 @@ def notebook_environment(base: Mapping[str, str] | None = None) -> dict[str, str
     and ``paths.locate()`` finds the sample, with a non-interactive matplotlib backend and a fixed hash
     seed, so outputs are identical from run to run and machine to machine.
     (``ELASTICC_TUTORIAL_SAMPLE`` is kept: where the sample lives must not change any output.)"""
+    from elasticc_tutorial.tom.settings import LAB_TOM_ENV
+
     env = dict(os.environ if base is None else base)
-    for name in (*TOM_ENV_VARS, *DATA_ENV_VARS):
+    for name in (*TOM_ENV_VARS, LAB_TOM_ENV, *DATA_ENV_VARS):
         env.pop(name, None)
     env["MPLBACKEND"] = "Agg"
     env["PYTHONHASHSEED"] = "0"
     return env
+
+
+def jupyter_runtime_dir() -> Path:
+    """A private Jupyter runtime directory (kernel connection files, server info) inside this
+    process's scratch directory: removed at exit, and no platformdirs ``RuntimeDirWarning`` when
+    ``XDG_RUNTIME_DIR`` is unset (containers, CI)."""
+    from elasticc_tutorial.rundir import process_dir
+
+    path = process_dir() / "jupyter-runtime"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def _private_jupyter_runtime(env: dict[str, str]) -> Iterator[None]:
+    """``JUPYTER_RUNTIME_DIR`` set to :func:`jupyter_runtime_dir` in ``env`` and, while the block
+    runs, in this process (where the kernel manager writes the connection file)."""
+    runtime = str(jupyter_runtime_dir())
+    env["JUPYTER_RUNTIME_DIR"] = runtime
+    old = os.environ.get("JUPYTER_RUNTIME_DIR")
+    os.environ["JUPYTER_RUNTIME_DIR"] = runtime
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("JUPYTER_RUNTIME_DIR", None)
+        else:
+            os.environ["JUPYTER_RUNTIME_DIR"] = old
 
 
 def execute_notebook(
@@ -331,8 +365,10 @@ def execute_notebook(
         record_timing=False,  # no timestamps in the cell metadata: clean diffs
         resources={"metadata": {"path": str(path.parent.resolve())}},
     )
+    kernel_env = dict(notebook_environment() if env is None else env)
     try:
-        client.execute(env=dict(notebook_environment() if env is None else env))
+        with _private_jupyter_runtime(kernel_env):
+            client.execute(env=kernel_env)
     except (CellExecutionError, CellTimeoutError) as exc:
         raise BookError(f"{path}: a cell failed, notebook left unchanged:\n{exc}") from exc
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -364,8 +400,8 @@ def ensure_sample() -> Path:
 
 
 @contextlib.contextmanager
-def _local_tom(sample: Path) -> Iterator[dict[str, str]]:
-    """Serve the local TOM on ``sample``; yield the DESC_TOM_* variables that point at it."""
+def _local_tom(sample: Path) -> Iterator[LocalTom]:
+    """Serve the local TOM on ``sample`` while the block runs."""
     from elasticc_tutorial.localtom import LocalTom
 
     tom = LocalTom(sample)
@@ -374,13 +410,30 @@ def _local_tom(sample: Path) -> Iterator[dict[str, str]]:
     except (OSError, RuntimeError) as exc:
         raise BookError(f"cannot start the local TOM on {sample}: {exc}") from exc
     try:
-        yield {
-            "DESC_TOM_URL": str(tom.url),
-            "DESC_TOM_USERNAME": str(tom.username),
-            "DESC_TOM_PASSWORDFILE": str(tom.passwordfile),
-        }
+        yield tom
     finally:
         tom.stop()
+
+
+def lab_environment(tom: LocalTom, sample: Path) -> dict[str, str]:
+    """The environment of ``lab``'s JupyterLab and kernels: :func:`notebook_environment`, the
+    sample, a private Jupyter runtime directory, and :data:`~elasticc_tutorial.tom.settings.LAB_TOM_ENV`
+    describing lab's local TOM, so ``tom.connect()`` in a notebook reuses it (and says it is the
+    local synthetic twin) instead of starting another."""
+    from elasticc_tutorial.tom.settings import LAB_TOM_ENV
+
+    env = notebook_environment()
+    env["ELASTICC_TUTORIAL_SAMPLE"] = str(sample)
+    env["JUPYTER_RUNTIME_DIR"] = str(jupyter_runtime_dir())
+    env[LAB_TOM_ENV] = json.dumps(
+        {
+            "url": tom.url,
+            "username": tom.username,
+            "passwordfile": str(tom.passwordfile),
+            "sample": str(sample),
+        }
+    )
+    return env
 
 
 class _Signalled(BaseException):
@@ -433,16 +486,18 @@ def run_lab(root: Path, jupyter_args: Sequence[str] = ()) -> int:
 
 def _run_lab(root: Path, jupyter_args: Sequence[str]) -> int:
     sample = ensure_sample()
-    with _local_tom(sample) as tom_env:
-        env = notebook_environment()
-        env.update(tom_env)
-        env["ELASTICC_TUTORIAL_SAMPLE"] = str(sample)
+    with _local_tom(sample) as tom:
+        env = lab_environment(tom, sample)
         print(
-            f"sample: {sample}\nlocal TOM: {tom_env['DESC_TOM_URL']} "
-            f"(user {tom_env['DESC_TOM_USERNAME']}); stop with Ctrl-C",
+            f"sample: {sample}\nlocal TOM: {tom.url} (user {tom.username}; notebooks' "
+            "tom.connect() uses it); stop with Ctrl-C",
             flush=True,
         )
         cmd = [sys.executable, "-m", "jupyterlab", str(root / "book"), *jupyter_args]
+        if os.name == "posix" and os.geteuid() == 0 and "--allow-root" not in jupyter_args:
+            # containers and CI run as root; JupyterLab would refuse to start
+            print("running as root: passing --allow-root to JupyterLab", flush=True)
+            cmd.append("--allow-root")
         linux = sys.platform.startswith("linux")
         proc = subprocess.Popen(
             cmd, env=env, cwd=root, preexec_fn=_die_with_parent if linux else None

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "elasticc_tutorial.doctor",
     "elasticc_tutorial.localtom",
     "elasticc_tutorial.sample.cli",
+    "elasticc_tutorial.scale.cli",
 )
 
 

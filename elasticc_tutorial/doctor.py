@@ -13,7 +13,10 @@ import platform
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from packaging.requirements import Requirement
 
 from elasticc_tutorial.errors import TomSettingsError
 
@@ -24,24 +27,9 @@ __all__ = ["Check", "add_cli", "format_checks", "run_checks"]
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
-#: Distributions the package needs at run time (its core dependencies: FAIL when missing) ...
-REQUIRED = (
-    "elasticc-tutorial",
-    "numpy",
-    "polars",
-    "pyarrow",
-    "astropy",
-    "fastavro",
-    "requests",
-    "matplotlib",
-    "tqdm",
-    "platformdirs",
-)
-#: ... and those of the extras the offline twin and the book need (WARN, naming the extra).
-EXTRAS = {
-    "twin": ("django", "psycopg", "pgserver", "pandas"),
-    "book": ("jupyter_client", "ipykernel", "jupyterlab"),
-}
+#: The extras whose packages are checked (WARN when missing, naming the extra); the core
+#: dependencies FAIL when missing. The package lists themselves come from the package's metadata.
+CHECKED_EXTRAS = ("twin", "book", "scale", "broker")
 TOM_TIMEOUT = 5.0
 
 
@@ -60,21 +48,60 @@ def check_python() -> Check:
     return Check(OK, "python", f"{platform.python_version()} at {sys.executable}")
 
 
+def requirements() -> dict[str, list[Requirement]]:
+    """The requirements of the ``elasticc_tutorial`` being run: ``""`` → the core ones, each of
+    :data:`CHECKED_EXTRAS` → its own. Read from the ``pyproject.toml`` of the source tree it is
+    imported from (a checkout on ``PYTHONPATH``), else from the installed distribution's metadata."""
+    import tomllib
+
+    import elasticc_tutorial
+
+    pyproject = Path(elasticc_tutorial.__file__).resolve().parent.parent / "pyproject.toml"
+    project = tomllib.loads(pyproject.read_text()).get("project", {}) if pyproject.is_file() else {}
+    if project.get("name") == "elasticc-tutorial":
+        extras = project.get("optional-dependencies", {})
+        out = {"": [Requirement(r) for r in project.get("dependencies", [])]}
+        out |= {x: [Requirement(r) for r in extras.get(x, [])] for x in CHECKED_EXTRAS}
+        return out
+    reqs = [Requirement(r) for r in importlib.metadata.requires("elasticc-tutorial") or []]
+    out = {"": [r for r in reqs if r.marker is None]}
+    for x in CHECKED_EXTRAS:
+        out[x] = [r for r in reqs if r.marker is not None and r.marker.evaluate({"extra": x})]
+    return out
+
+
 def check_packages() -> list[Check]:
-    """Installed versions of the runtime and notebook dependencies."""
+    """Installed versions of the core dependencies and those of :data:`CHECKED_EXTRAS`."""
     out = []
-    groups: list[tuple[tuple[str, ...], str, str]] = [
-        (REQUIRED, FAIL, "pip install elasticc-tutorial")
-    ]
-    groups += [
-        (names, WARN, f'pip install "elasticc-tutorial[{x}]"') for x, names in EXTRAS.items()
-    ]
-    for names, bad, fix in groups:
-        for dist in names:
+    try:
+        groups = requirements()
+    except importlib.metadata.PackageNotFoundError:
+        return [
+            Check(
+                FAIL, "package elasticc-tutorial", "not installed", "pip install elasticc-tutorial"
+            )
+        ]
+    for extra, reqs in groups.items():
+        bad = WARN if extra else FAIL
+        fix = (
+            f'pip install "elasticc-tutorial[{extra}]"'
+            if extra
+            else "pip install elasticc-tutorial"
+        )
+        for req in reqs:
+            if req.name == "elasticc-tutorial":
+                continue
             try:
-                out.append(Check(OK, f"package {dist}", importlib.metadata.version(dist)))
+                version = importlib.metadata.version(req.name)
             except importlib.metadata.PackageNotFoundError:
-                out.append(Check(bad, f"package {dist}", "not installed", fix))
+                out.append(Check(bad, f"package {req.name}", "not installed", fix))
+                continue
+            if req.specifier and not req.specifier.contains(version, prereleases=True):
+                out.append(
+                    Check(bad, f"package {req.name}", f"{version} (needs {req.specifier})", fix)
+                )
+            else:
+                out.append(Check(OK, f"package {req.name}", version))
     return out
 
 
@@ -107,13 +134,11 @@ def check_kernels(at_nersc: bool = False) -> list[Check]:
     ours = [k for k in found if "elasticc-tutorial" in k.name]
     for k in ours:
         out.append(_check_tutorial_kernel(k))
-    if not ours:
-        fix = (
-            "bash environment/setup_nersc_kernel.sh"
-            if at_nersc
-            else "elasticc-tutorial kernel install"
-        )
+    if not ours and at_nersc:
+        fix = "bash environment/setup_nersc_kernel.sh"
         out.append(Check(WARN, "tutorial kernel", "no *elasticc-tutorial* kernel installed", fix))
+    elif not ours:  # off NERSC the notebooks run on python3 with this environment's packages
+        out.append(Check(OK, "tutorial kernel", "none needed here (the notebooks use python3)"))
     return out
 
 

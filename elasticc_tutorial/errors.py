@@ -19,6 +19,7 @@ __all__ = [
     "DataFileNotFoundError",
     "ElasticcTutorialError",
     "KernelError",
+    "LocalTomError",
     "LocateError",
     "ParquetError",
     "ParquetFileNotFoundError",
@@ -97,6 +98,11 @@ class TomSettingsError(TomError):
     Never answered by falling back to the local, synthetic TOM: that would hand fake data to someone
     who asked for the real service.
     """
+
+
+class LocalTomError(TomError):
+    """The local TOM could not start (bad port, no sample, its database or server failed); the
+    message names the argument or ends with the server's log."""
 
 
 class SampleError(ElasticcTutorialError, RuntimeError):

@@ -23,7 +23,7 @@ import polars as pl
 #: The LSST bands, in SNANA ``FILTERS`` order (``Y`` upper case, as in SNANA and Avro; the TOM
 #: database spells it ``y`` in column names).
 BANDS: tuple[str, ...] = ("u", "g", "r", "i", "z", "Y")
-ZP_FLUXCAL = 27.5
+ZP_FLUXCAL = 27.5  # also what desc-tom's ltcv and gethottransients report as "zp"
 ZP_NJY = 31.4
 FLUXCAL_TO_NJY = 10 ** ((ZP_NJY - ZP_FLUXCAL) / 2.5)
 

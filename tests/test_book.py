@@ -14,8 +14,9 @@ import nbformat
 import pytest
 import yaml
 
-from elasticc_tutorial import book, cli
+from elasticc_tutorial import book, cli, paths
 from elasticc_tutorial.errors import BookError
+from elasticc_tutorial.tom.settings import LAB_TOM_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = book.toc_notebooks(ROOT)
@@ -384,8 +385,7 @@ def test_lab_serves_the_book_with_the_local_tom_and_stops_it(tmp_path):
             "elasticc_tutorial",
             "lab",
             "--",
-            "--no-browser",
-            "--allow-root",  # CI containers run as root; Jupyter refuses that without this flag
+            "--no-browser",  # no --allow-root: lab adds it when run as root (containers, CI)
             f"--port={port}",
             f"--IdentityProvider.token={token}",
         ],
@@ -419,18 +419,36 @@ def test_lab_serves_the_book_with_the_local_tom_and_stops_it(tmp_path):
         ]
         assert len(lab) == 1
         lab_env = _environ(lab[0])
-        tom_url = lab_env["DESC_TOM_URL"]
+        assert not {v for v in book.TOM_ENV_VARS if v in lab_env}  # no "real TOM" settings
+        info = json.loads(lab_env[LAB_TOM_ENV])
+        tom_url = info["url"]
         assert tom_url.startswith("http://127.0.0.1:")  # the local TOM, not the real one
-        assert lab_env["DESC_TOM_USERNAME"]
-        pwfile = Path(lab_env["DESC_TOM_PASSWORDFILE"])
+        pwfile = Path(info["passwordfile"])
         assert pwfile.is_file() and pwfile.stat().st_mode & 0o077 == 0
         assert requests.get(tom_url, timeout=10).status_code < 500
         assert Path(lab_env["ELASTICC_TUTORIAL_SAMPLE"]).is_dir()
+        runtime = Path(lab_env["JUPYTER_RUNTIME_DIR"])  # private, inside lab's scratch directory
+        assert runtime.is_dir() and runtime.stat().st_mode & 0o077 == 0
+        # a notebook's connect() in lab reuses lab's TOM and says it is the local twin
+        code = "from elasticc_tutorial import tom; c = tom.connect(quiet=True); print(c.url)"
+        said = subprocess.run(
+            [sys.executable, "-c", code], env=lab_env, capture_output=True, text=True, timeout=120
+        )
+        assert said.returncode == 0, said.stderr
+        assert said.stdout.splitlines() == [
+            f"TOM: local synthetic twin at {tom_url} (sample {paths.sample_version(Path(info['sample']))})",
+            tom_url,
+        ]
 
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal
         out, _ = proc.communicate(timeout=60)
         assert proc.returncode == 130, out
-        assert "local TOM" in out and lab_env["DESC_TOM_USERNAME"] in out
+        assert "local TOM" in out and info["username"] in out
+        assert "Running as root is not recommended" not in out
+        assert "RuntimeDirWarning" not in out
+        if os.geteuid() == 0:
+            assert "passing --allow-root" in out
+        assert not runtime.exists()  # removed with lab's scratch directory
         with pytest.raises(requests.ConnectionError):
             requests.get(tom_url, timeout=5)  # stopped with the lab
     finally:

@@ -6,9 +6,11 @@ import http.server
 import json
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 from _tomfake import PASSWORD, USER, FakeTom
+from packaging.requirements import Requirement
 
 from elasticc_tutorial import cli, doctor, kernels, paths
 
@@ -150,21 +152,39 @@ def test_each_bad_tom_setting_fails_naming_it_and_no_secret(
         assert "chmod 600" in tom
     assert "fix:" in out
     assert SECRET not in out
-    assert line(out, "tutorial kernel").startswith("WARN")  # none in this JUPYTER_DATA_DIR
+    # none in this JUPYTER_DATA_DIR, and none needed off NERSC
+    assert line(out, "tutorial kernel").startswith("OK") and "python3" in line(
+        out, "tutorial kernel"
+    )
     # The data rows are still shown.
     assert line(out, "SNANA FITS (test set)").startswith("WARN")
 
 
 def test_bad_data_variable_and_missing_package_fail(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ELASTICC2_PARQUET_DIR", str(tmp_path / "not-there"))
-    monkeypatch.setattr(doctor, "REQUIRED", (*doctor.REQUIRED, "no-such-distribution-xyz"))
-    monkeypatch.setitem(doctor.EXTRAS, "book", ("no-such-book-dist-xyz",))
+    real = doctor.requirements()
+    fake = {**real, "": [*real[""], Requirement("no-such-distribution-xyz")]}
+    fake["book"] = [Requirement("no-such-book-dist-xyz"), Requirement("pytest>=999")]
+    monkeypatch.setattr(doctor, "requirements", lambda: fake)
     status, out = run_doctor(capsys)
     assert status == 1
     assert line(out, "data").startswith("FAIL") and "$ELASTICC2_PARQUET_DIR" in out
     assert line(out, "package no-such-distribution-xyz").startswith("FAIL")
     assert line(out, "package no-such-book-dist-xyz").startswith("WARN")
     assert 'fix: pip install "elasticc-tutorial[book]"' in out
+    assert line(out, "package pytest").startswith("WARN") and "needs >=999" in out
+
+
+def test_package_checks_follow_the_package_metadata(capsys):
+    """The names doctor checks are the project's own requirements (pyproject.toml of this tree)."""
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    _, out = run_doctor(capsys)
+    for req in [*project["dependencies"], *project["optional-dependencies"]["twin"]]:
+        name = Requirement(req).name
+        assert line(out, f"package {name}"), name
+    assert "package pgserver" not in out  # gone from the twin extra
 
 
 def test_laptop_without_sample_warns_but_passes(capsys):

@@ -932,6 +932,40 @@ def test_connect_uses_local_tom_without_any_setting(sample, no_tom_settings, cap
     ]
 
 
+def test_connect_in_lab_reuses_labs_local_tom(sample, tom, no_tom_settings, capsys):
+    """``elasticc-tutorial lab`` describes its TOM in $ELASTICC_TUTORIAL_LOCAL_TOM: connect() uses
+    it (no second server) and says it is the local twin; any DESC_TOM_* setting still wins."""
+    import json
+
+    from elasticc_tutorial import tom as tommod
+    from elasticc_tutorial.tom.settings import LAB_TOM_ENV
+
+    info = {"url": tom.url, "username": tom.username, "passwordfile": str(tom.passwordfile)}
+    no_tom_settings.setenv(LAB_TOM_ENV, json.dumps({**info, "sample": str(sample)}))
+    connection.stop_local_tom()
+    c = tommod.connect(quiet=True)
+    assert connection._LOCAL is None and c.url == tom.url  # lab's server, not a new one
+    assert capsys.readouterr().out == f"TOM: local synthetic twin at {tom.url}\n"
+    assert c.sql("SELECT count(*) AS n FROM elasticc2_diaobject")["n"][0] == len(OBJECTS)
+    tommod.connect()
+    assert "(served by: elasticc-tutorial lab runs it" in capsys.readouterr().out
+    for bad, why in [
+        ("{", "must be a JSON object"),
+        (
+            json.dumps({**info, "sample": str(sample), "url": "https://desc-tom.lbl.gov"}),
+            "not a local",
+        ),
+        (json.dumps(info), "must be a JSON object"),
+    ]:
+        no_tom_settings.setenv(LAB_TOM_ENV, bad)
+        with pytest.raises(TomSettingsError, match=why) as exc:
+            tommod.connect(quiet=True)
+        assert LAB_TOM_ENV in str(exc.value)
+    # a named sample wins: the lab variable is not even read
+    c = tommod.connect(sample_dir=sample, quiet=True)
+    assert connection._LOCAL is not None and c.url == connection._LOCAL.url != tom.url
+
+
 def test_connect_finds_or_builds_the_default_sample_through_paths(sample, no_tom_settings, capsys):
     """Without sample_dir, connect() asks paths.locate for the sample (which builds or rebuilds it
     on first use) rather than assuming it exists."""

@@ -10,9 +10,6 @@ from __future__ import annotations
 import json
 import math
 import pickle
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -73,23 +70,13 @@ def user(tom) -> requests.Session:
 
 
 @pytest.fixture(scope="module")
-def broker(tom, dburl) -> requests.Session:
-    """Logged in as ``apibroker``, made by ``accounts.ensure_broker_account`` (as the server will)."""
-    code = textwrap.dedent(
-        """
-        import sys, django
-        from django.conf import settings
-        from elasticc_tutorial.localtom.conf import build_settings
-        settings.configure(**build_settings(sys.argv[1]))
-        django.setup()
-        from elasticc_tutorial.localtom.accounts import ensure_broker_account
-        ensure_broker_account(sys.argv[2])
-        """
-    )
-    subprocess.run([sys.executable, "-c", code, dburl, str(tom.passwordfile)], check=True)
-    pwfile = tom.passwordfile.with_name(tom.passwordfile.name + BROKER_PASSWORD_SUFFIX)
+def broker(tom) -> requests.Session:
+    """Logged in as ``apibroker``, the account the server made at start-up."""
+    assert tom.broker_username == "apibroker"
+    pwfile = tom.broker_passwordfile
     assert pwfile.stat().st_mode & 0o777 == 0o600
-    return login_by_hand(tom.url, "apibroker", pwfile.read_text().strip())
+    assert pwfile.parent == tom.passwordfile.parent
+    return login_by_hand(tom.url, tom.broker_username, pwfile.read_text().strip())
 
 
 @pytest.fixture(scope="module")

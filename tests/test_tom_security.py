@@ -31,7 +31,9 @@ def error_of(client, body) -> str:  # noqa: F811
 
 
 def role_of(admin, username: str) -> str:  # noqa: F811
-    (pk,) = admin.execute("SELECT id FROM auth_user WHERE username = %s", (username,)).fetchone()
+    (pk,) = admin.execute(
+        "SELECT id FROM elasticc_tutorial_local.auth_user WHERE username = %s", (username,)
+    ).fetchone()
     return f"{USER_ROLE_PREFIX}{pk}"
 
 
@@ -100,8 +102,19 @@ def test_each_user_has_a_role_in_the_read_only_group(client, admin, tom):  # noq
     ).fetchone()
     assert flags == (False, False, False, False)
     assert client.sql("SELECT current_user AS u")["u"].to_list() == [role]
-    for table in ("auth_user", "django_session", "db_queryqueue"):
-        assert "permission denied" in error_of(client, {"query": f"SELECT * FROM {table}"})
+    # the TOM's own tables (accounts, sessions, everyone's queries) are out of reach ...
+    for table in ("auth_user", "django_session", "db_queryqueue", "role_password"):
+        assert "permission denied for schema elasticc_tutorial_local" in error_of(
+            client, {"query": f"SELECT * FROM elasticc_tutorial_local.{table}"}
+        )
+        assert "does not exist" in error_of(client, {"query": f"SELECT * FROM {table}"})
+    # ... and so is public itself: the group has no grant there, it reads through its views
+    assert "permission denied for table elasticc2_diaobject" in error_of(
+        client, {"query": "SELECT * FROM public.elasticc2_diaobject"}
+    )
+    assert client.sql("SELECT count(*) AS n FROM elasticc2_diaobject")["n"].to_list() == [
+        admin.execute("SELECT count(*) FROM public.elasticc2_diaobject").fetchone()[0]
+    ]
 
 
 def test_users_cannot_see_or_stop_each_others_queries(client, admin, tom):  # noqa: F811
@@ -200,12 +213,14 @@ def test_statement_timeout_covers_everything(client):  # noqa: F811
 
 def test_role_passwords_never_reach_the_log(client, admin, tom):  # noqa: F811
     client.sql("SELECT 1 AS x")
-    passwords = [p for (p,) in admin.execute("SELECT password FROM localtom_secret.role_password")]
+    passwords = [
+        p for (p,) in admin.execute("SELECT password FROM elasticc_tutorial_local.role_password")
+    ]
     assert passwords
     log = tom.log_path.read_text()
     assert not any(p in log for p in passwords)
     mode = admin.execute(
-        "SELECT has_schema_privilege(%s, 'localtom_secret', 'USAGE')",
+        "SELECT has_schema_privilege(%s, 'elasticc_tutorial_local', 'USAGE')",
         (role_of(admin, tom.username),),
     ).fetchone()
     assert mode == (False,)

@@ -26,6 +26,8 @@ import weakref
 from pathlib import Path
 from typing import IO
 
+from elasticc_tutorial.errors import DataFileNotFoundError, LocalTomError
+
 __all__ = ["LocalTom", "add_cli"]
 
 READY = "LOCALTOM-READY "
@@ -46,7 +48,8 @@ def stop_all() -> None:
 
 class LocalTom:
     """Serve the local TOM in a subprocess; a context manager exposing ``url``, ``username`` and
-    ``passwordfile``.
+    ``passwordfile`` (the demo account), and ``broker_username`` and ``broker_passwordfile`` (the
+    ``apibroker`` account, which may PUT ``elasticc2/brokermessage/``).
 
     Parameters
     ----------
@@ -73,12 +76,12 @@ class LocalTom:
         sql_timeout: float = 60.0,
     ) -> None:
         if sample_dir is None and database_url is None:
-            raise ValueError("LocalTom needs a sample directory or a database_url")
+            raise LocalTomError("LocalTom needs a sample directory or a database_url")
         self.sample_dir = Path(sample_dir).expanduser().resolve() if sample_dir else None
         if self.sample_dir is not None and not self.sample_dir.is_dir():
-            raise FileNotFoundError(f"sample directory {self.sample_dir} does not exist")
+            raise DataFileNotFoundError(f"sample directory {self.sample_dir} does not exist")
         if not 0 <= int(port) < 65536:
-            raise ValueError(f"port must be 0..65535, not {port}")
+            raise LocalTomError(f"port must be 0..65535, not {port}")
         self.port = int(port)
         self._database_url = database_url
         self.credentials_file = Path(credentials_file) if credentials_file else None
@@ -87,6 +90,8 @@ class LocalTom:
         self.url: str | None = None
         self.username: str | None = None
         self.passwordfile: Path | None = None
+        self.broker_username: str | None = None
+        self.broker_passwordfile: Path | None = None
         self._proc: subprocess.Popen | None = None
         self._log: IO[bytes] | None = None
 
@@ -102,7 +107,7 @@ class LocalTom:
     def start(self) -> LocalTom:
         """Start the server and wait until it accepts connections."""
         if self._proc is not None:
-            raise RuntimeError("this LocalTom is already running")
+            raise LocalTomError("this LocalTom is already running")
         cmd = [sys.executable, "-m", "elasticc_tutorial.localtom", "--port", str(self.port)]
         cmd += ["--sql-timeout", str(self.sql_timeout)]
         if self.sample_dir:
@@ -142,7 +147,7 @@ class LocalTom:
         if self.url is None:
             tail = self._log_tail()
             self.stop()
-            raise RuntimeError(f"the local TOM did not start:\n{tail}")
+            raise LocalTomError(f"the local TOM did not start:\n{tail}")
         return self
 
     def _read_ready(self, lines: list[str]) -> None:
@@ -152,6 +157,8 @@ class LocalTom:
                 info = json.loads(line[len(READY) :])
                 self.username = info["username"]
                 self.passwordfile = Path(info["passwordfile"])
+                self.broker_username = info["broker_username"]
+                self.broker_passwordfile = Path(info["broker_passwordfile"])
                 self.url = info["url"]
             else:
                 lines.append(line)
@@ -223,8 +230,7 @@ def add_cli(subparsers) -> None:
 def _cli_serve(args) -> int:
     import logging
 
-    from elasticc_tutorial.cli import CliError
-    from elasticc_tutorial.localtom.server import serve
+    from elasticc_tutorial.localtom.server import ServerInfo, serve
     from elasticc_tutorial.rundir import process_dir
 
     tempfile.tempdir = str(process_dir())  # query results: removed at exit, even after a kill
@@ -237,15 +243,20 @@ def _cli_serve(args) -> int:
         data = sample_dir()
     url = args.database_url or os.environ.get(DB_URL_ENV)
     if not 0 <= args.port < 65536:
-        raise CliError(f"--port must be 0..65535, not {args.port}")
+        raise LocalTomError(f"--port must be 0..65535, not {args.port}")
     if not Path(data).is_dir() and not url:
-        raise CliError(
+        raise LocalTomError(
             f"sample directory {data} does not exist; build it (elasticc-tutorial sample build) "
             "or give --data/--database-url"
         )
 
-    def ready(u: str, user: str, pwfile: Path) -> None:
-        print(f"local TOM at {u} (user {user}, password in {pwfile}); Ctrl-C stops it", flush=True)
+    def ready(info: ServerInfo) -> None:
+        print(
+            f"local TOM at {info.url} (user {info.username}, password in {info.passwordfile}; "
+            f"broker account {info.broker_username}, password in {info.broker_passwordfile}); "
+            "Ctrl-C stops it",
+            flush=True,
+        )
 
     try:
         serve(
@@ -257,5 +268,5 @@ def _cli_serve(args) -> int:
             verbose=logging.getLogger().level <= logging.INFO,
         )
     except (OSError, ValueError, ConnectionError) as exc:
-        raise CliError(str(exc)) from None
+        raise LocalTomError(str(exc)) from None
     return 0

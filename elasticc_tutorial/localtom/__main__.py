@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from elasticc_tutorial.localtom import DB_URL_ENV, KEEP_LOG_ENV, READY, hang_up_as_terminate
-from elasticc_tutorial.localtom.server import serve
+from elasticc_tutorial.localtom.server import ServerInfo, serve
 
 
 def _stop_when_orphaned(parent: int, tmp: str) -> None:
@@ -50,9 +50,8 @@ def main() -> int:
     threading.Thread(target=_stop_when_orphaned, args=(os.getppid(), tmp), daemon=True).start()
     hang_up_as_terminate()
 
-    def ready(url: str, username: str, passwordfile: Path) -> None:
-        info = {"url": url, "username": username, "passwordfile": str(passwordfile)}
-        print(READY + json.dumps(info), flush=True)
+    def ready(info: ServerInfo) -> None:
+        print(READY + json.dumps(info.to_json()), flush=True)
 
     serve(
         args.data,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from elasticc_tutorial.localtom.views_elasticc2.brokermessage import BROKER_USER
+#: desc-tom's broker account: besides superusers, the only user who may PUT broker messages.
+BROKER_USER = "apibroker"
 
 __all__ = ["BROKER_USER", "broker_credentials_path", "ensure_broker_account"]
 

@@ -26,6 +26,7 @@ from elasticc_tutorial.localtom.roles import (
     RO_ROLE,
     SERVICE_ROLE,
     USER_ROLE_PREFIX,
+    VIEW_SCHEMA,
     role_password,
     setup_roles,
 )
@@ -152,8 +153,9 @@ class ReadOnlyDatabase:
         return psycopg.connect(
             make_conninfo("", **params),
             application_name="elasticc-tutorial-localtom",
-            # the session default, which DISCARD ALL restores at every checkout
-            options=f"-c statement_timeout={int(self.timeout * 1000)}",
+            # session defaults, which DISCARD ALL restores at every checkout; the search_path
+            # makes unqualified elasticc2_* names resolve to the group's views
+            options=f"-c statement_timeout={int(self.timeout * 1000)} -c search_path={VIEW_SCHEMA}",
         )
 
     @contextmanager

@@ -1,12 +1,16 @@
 """PostgreSQL roles of the local TOM's user SQL.
 
-The group :data:`RO_ROLE` (no login) may only ``SELECT`` the ``elasticc2_*`` tables of schema
-``public`` and create temporary tables. Each TOM user's SQL runs as a login role of its own
-(``elasticc_tutorial_u<user id>``), a member of that group only, so no user can read another's query
-text in ``pg_stat_activity`` nor signal their backend; the server's own read-only queries (the
-elasticc2 routes) use :data:`SERVICE_ROLE`. Large-object functions are revoked from PUBLIC. The
-roles' random passwords live in a schema only the database owner can use (shared by several local
-TOMs on one database), never in a file or a log.
+The group :data:`RO_ROLE` (no login) reads the ``elasticc2_*`` tables through views in
+:data:`VIEW_SCHEMA`, a schema the TOM owns: one view ``SELECT * FROM public.<table>`` per table,
+remade at every start. The roles' connections have ``search_path`` = that schema, so unqualified
+``elasticc2_*`` names resolve as on the real TOM. The group gets no privilege on ``public`` at all:
+``public`` of the database (the sample's own, or one desc-tom made) is never created in or altered,
+not even its ACLs. Each TOM user's SQL runs as a login role of its own (``elasticc_tutorial_u<user
+id>``), a member of the group only, so no user can read another's query text in
+``pg_stat_activity`` nor signal their backend; the server's own read-only queries (the elasticc2
+routes) use :data:`SERVICE_ROLE`. Large-object functions are revoked from PUBLIC. The roles' random
+passwords live in a table of the local TOM's own schema (:data:`~.conf.LOCAL_SCHEMA`), which only
+the database owner may use (shared by several local TOMs on one database), never in a file or a log.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from contextlib import suppress
 import psycopg
 from psycopg import sql
 
+from elasticc_tutorial.localtom.conf import LOCAL_SCHEMA
+
 log = logging.getLogger(__name__)
 
 #: The group role holding the read-only grants (the real TOM's single role is ``postgres_ro``).
@@ -25,7 +31,12 @@ RO_ROLE = "elasticc_tutorial_ro"
 #: The login role of the server's own read-only queries (the elasticc2 routes).
 SERVICE_ROLE = "elasticc_tutorial_svc"
 USER_ROLE_PREFIX = "elasticc_tutorial_u"
-_SECRET_SCHEMA = "localtom_secret"
+#: The schema of the views the SQL roles read (their whole search_path).
+VIEW_SCHEMA = "elasticc_tutorial_sql"
+#: The table (in :data:`LOCAL_SCHEMA`) holding the login roles' passwords.
+_SECRETS = sql.Identifier(LOCAL_SCHEMA, "role_password")
+_PUBLIC_MAY_CREATE = """SELECT coalesce(aclcontains(nspacl, makeaclitem(0, nspowner, 'CREATE', false)),
+    false) FROM pg_namespace WHERE nspname = 'public'"""
 #: Large-object functions: they write outside tables and must not be callable by the SQL roles.
 _LARGE_OBJECT_FUNCTIONS = (
     "lo_creat(integer)",
@@ -48,18 +59,14 @@ def _role_password(conn: psycopg.Connection, role: str) -> str:
     """The stored password of ``role`` (made on first use), kept in a schema only the owner reads,
     so that several local TOMs on one database share it."""
     row = conn.execute(
-        sql.SQL("SELECT password FROM {}.role_password WHERE role = %s").format(
-            sql.Identifier(_SECRET_SCHEMA)
-        ),
+        sql.SQL("SELECT password FROM {} WHERE role = %s").format(_SECRETS),
         (role,),
     ).fetchone()
     if row:
         return row[0]
     password = secrets.token_urlsafe(24)
     conn.execute(
-        sql.SQL(
-            "INSERT INTO {}.role_password VALUES (%s, %s) ON CONFLICT (role) DO NOTHING"
-        ).format(sql.Identifier(_SECRET_SCHEMA)),
+        sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT (role) DO NOTHING").format(_SECRETS),
         (role, password),
     )
     return _role_password(conn, role)
@@ -94,22 +101,59 @@ def _drop_memberships(conn: psycopg.Connection, role: str, keep: set[str]) -> No
             conn.execute(sql.SQL("REVOKE {} FROM {}").format(*map(sql.Identifier, (granted, role))))
 
 
+def _make_views(conn: psycopg.Connection) -> int:
+    """(Re)make one view per ``public.elasticc2_*`` relation in :data:`VIEW_SCHEMA`, readable by
+    the group; views of tables that are gone are dropped. One transaction, serialised between
+    local TOMs sharing the database. The number of views."""
+    schema = sql.Identifier(VIEW_SCHEMA)
+    group = sql.Identifier(RO_ROLE)
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('elasticc_tutorial views'))")
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
+        conn.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(schema))
+        for (name,) in conn.execute(
+            "SELECT viewname FROM pg_views WHERE schemaname = %s", (VIEW_SCHEMA,)
+        ).fetchall():
+            conn.execute(sql.SQL("DROP VIEW {} CASCADE").format(sql.Identifier(VIEW_SCHEMA, name)))
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm', 'p', 'f') "
+                "AND c.relname LIKE 'elasticc2\\_%%' ORDER BY 1"
+            ).fetchall()
+        ]
+        for name in tables:
+            view = sql.Identifier(VIEW_SCHEMA, name)
+            # a plain view runs with its owner's rights: the group needs no grant on public
+            conn.execute(
+                sql.SQL("CREATE VIEW {} AS SELECT * FROM {}").format(
+                    view, sql.Identifier("public", name)
+                )
+            )
+            conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(view, group))
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, group))
+    return len(tables)
+
+
 def setup_roles(admin_conninfo: str) -> None:
-    """Create or reset the group role and its grants, the service role and the secrets schema.
-    Safe to run at every start: grants are recomputed from the ``elasticc2_*`` tables present."""
+    """Create or reset the group role, its views and grants, the service role and the secrets
+    table. Safe to run at every start: the views are remade from the ``elasticc2_*`` tables
+    present. Needs the local schema (made by Django's ``migrate``)."""
     with psycopg.connect(admin_conninfo, autocommit=True) as conn:
         dbname = conn.info.dbname
-        secret = sql.Identifier(_SECRET_SCHEMA)
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(secret))
-        conn.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(secret))
         conn.execute(
             sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {}.role_password (role text PRIMARY KEY, "
-                "password text NOT NULL)"
-            ).format(secret)
+                "CREATE TABLE IF NOT EXISTS {} (role text PRIMARY KEY, password text NOT NULL)"
+            ).format(_SECRETS)
         )
-        conn.execute(sql.SQL("REVOKE ALL ON {}.role_password FROM PUBLIC").format(secret))
-        conn.execute("DROP TABLE IF EXISTS public.localtom_rolesecret")  # the old place
+        conn.execute(sql.SQL("REVOKE ALL ON {} FROM PUBLIC").format(_SECRETS))
+        conn.execute(
+            sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(sql.Identifier(LOCAL_SCHEMA))
+        )
+        conn.execute(
+            "DROP SCHEMA IF EXISTS localtom_secret CASCADE"
+        )  # where earlier versions kept it
         group = sql.Identifier(RO_ROLE)
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (RO_ROLE,)).fetchone():
             with suppress(psycopg.errors.DuplicateObject):
@@ -125,22 +169,11 @@ def setup_roles(admin_conninfo: str) -> None:
         db = sql.Identifier(dbname)
         conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(db, group))
         conn.execute(sql.SQL("REVOKE CREATE ON DATABASE {} FROM {}").format(db, group))
-        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")  # PostgreSQL < 15 allowed it
-        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(group))
-        conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(group))
-        conn.execute(sql.SQL("REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {}").format(group))
-        tables = [
-            name
-            for (name,) in conn.execute(
-                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm', 'p') "
-                "AND c.relname LIKE 'elasticc2\\_%%'"
-            ).fetchall()
-        ]
-        for name in tables:
-            conn.execute(
-                sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier("public", name), group)
-            )
+        if conn.execute(_PUBLIC_MAY_CREATE).fetchone()[0]:
+            # PostgreSQL < 15 lets everyone create in public; left as the database has it, and
+            # harmless here: every request of the SQL roles is rolled back
+            log.warning("PUBLIC may CREATE in schema public of %s (left as it is)", dbname)
+        count = _make_views(conn)
         for fn in _LARGE_OBJECT_FUNCTIONS:
             try:
                 conn.execute(f"REVOKE EXECUTE ON FUNCTION pg_catalog.{fn} FROM PUBLIC")
@@ -156,7 +189,9 @@ def setup_roles(admin_conninfo: str) -> None:
             (USER_ROLE_PREFIX.replace("_", "\\_") + "%",),
         ).fetchall():
             ensure_login_role(conn, role)
-        log.info("read-only group %s may SELECT %d elasticc2_* tables", RO_ROLE, len(tables))
+        log.info(
+            "read-only group %s reads %d elasticc2_* tables through %s", RO_ROLE, count, VIEW_SCHEMA
+        )
 
 
 def role_password(admin_conninfo: str, role: str) -> str:

@@ -8,6 +8,7 @@ with :func:`django.conf.settings.configure`, so one process serves one TOM.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import secrets
@@ -30,6 +31,22 @@ log = logging.getLogger(__name__)
 USERNAME = "tutorial"
 #: Database name of the sample TOM (as in the real TOM).
 DBNAME = "tom_desc"
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerInfo:
+    """What a running local TOM tells whoever started it: its URL and its two accounts (the demo
+    user, and ``apibroker``, the one account besides superusers that may PUT broker messages), each
+    with the 0600 file holding its password."""
+
+    url: str
+    username: str
+    passwordfile: Path
+    broker_username: str
+    broker_passwordfile: Path
+
+    def to_json(self) -> dict[str, str]:
+        return {k: str(v) for k, v in dataclasses.asdict(self).items()}
 
 
 def credentials_path(sample_dir: Path | None) -> Path:
@@ -121,7 +138,7 @@ def serve(
     port: int = 0,
     database_url: str | None = None,
     credentials_file: str | Path | None = None,
-    on_ready: Callable[[str, str, Path], None] | None = None,
+    on_ready: Callable[[ServerInfo], None] | None = None,
     verbose: bool = False,
     sql_timeout: float = 60.0,
     long_timeout: float = 3600.0,
@@ -129,10 +146,11 @@ def serve(
 ) -> None:
     """Serve the local TOM on ``127.0.0.1:port`` (0: any free port) until SIGINT/SIGTERM.
 
-    ``on_ready(url, username, passwordfile)`` is called once the server accepts connections.
+    ``on_ready(info)`` is called with a :class:`ServerInfo` once the server accepts connections.
     """
     from django.core.wsgi import get_wsgi_application
 
+    from elasticc_tutorial.localtom.accounts import BROKER_USER, ensure_broker_account
     from elasticc_tutorial.localtom.readonly import ReadOnlyDatabase
     from elasticc_tutorial.localtom.runner import LongQueryRunner, fail_orphans
     from elasticc_tutorial.localtom.views_common import RUNTIME
@@ -146,6 +164,7 @@ def serve(
     with database(sample, database_url) as conninfo:
         _setup_django(conninfo, verbose)
         _ensure_user(read_or_create_password(cred))
+        broker_cred = ensure_broker_account(cred)
         fail_orphans()  # queries whose runner died with a previous server
         ro = ReadOnlyDatabase(
             conninfo,
@@ -167,7 +186,7 @@ def serve(
         try:
             log.info("local TOM at %s", url)
             if on_ready:
-                on_ready(url, USERNAME, cred)
+                on_ready(ServerInfo(url, USERNAME, cred, BROKER_USER, broker_cred))
             with contextlib.suppress(_Stop):
                 httpd.run()
         finally:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import datetime
 import functools
 import json
 import math
@@ -33,17 +31,6 @@ class Runtime:
 RUNTIME = Runtime()
 
 
-class TomJSONEncoder(DjangoJSONEncoder):
-    """Django's encoder (Decimal as str, dates as ISO) with full-precision times and base64 bytes."""
-
-    def default(self, o: Any) -> Any:
-        if isinstance(o, bytes | memoryview):
-            return base64.b64encode(bytes(o)).decode()
-        if isinstance(o, datetime.datetime | datetime.time):
-            return o.isoformat()  # full precision (Django's encoder cuts to milliseconds)
-        return super().default(o)
-
-
 class DescJSONEncoder(DjangoJSONEncoder):
     """Exactly desc-tom's writer for SQL results (Django's encoder): Decimal as a string, times cut
     to milliseconds with ``Z``, intervals as ``P1DT02H00M00S``, NaN/Infinity as bare tokens; bytes
@@ -56,8 +43,10 @@ class DescJSONEncoder(DjangoJSONEncoder):
 
 
 def json_response(data: Any, status: int = 200) -> HttpResponse:
+    """The real TOM's ``JsonResponse`` (tom-fidelity §1): DjangoJSONEncoder (datetimes cut to
+    milliseconds with ``Z``, Decimal as a string, bare ``NaN``), Python's default separators."""
     return HttpResponse(
-        json.dumps(data, cls=TomJSONEncoder), status=status, content_type="application/json"
+        json.dumps(data, cls=DjangoJSONEncoder), status=status, content_type="application/json"
     )
 
 
@@ -136,22 +125,20 @@ class SlashMiddleware:
         return self.get_response(request)
 
 
-ENDPOINTS = [
-    "accounts/login/",
-    "accounts/logout/",
-    "db/runsqlquery/",
-    "db/submitsqlquery/",
-    "db/checksqlquery/<queryid>/",
-    "db/getsqlqueryresults/<queryid>/",
-    "elasticc2/classids",
-    "elasticc2/classifiers_json",
-    "elasticc2/ltcv",
-    "elasticc2/gethottransients",
-    "elasticc2/getalert",
-    "elasticc2/brokerclassfortruetype/<fmt>/<what>/<classifier_id>/<classid>/",
-    "elasticc2/ppdbdiaobject/",
-    "elasticc2/ppdbdiaobject/<diaobject_id>/",
-]
+def endpoints() -> list[str]:
+    """Every route the server answers, read from its URL configuration (so the home page never
+    goes out of date); DRF's ``.json`` format-suffix variants are left out."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    def walk(patterns, prefix: str):
+        for p in patterns:
+            route = prefix + str(p.pattern)
+            if isinstance(p, URLResolver):
+                yield from walk(p.url_patterns, route)
+            elif isinstance(p, URLPattern) and "<format>" not in route and "format>" not in route:
+                yield route.lstrip("^").rstrip("$").replace("\\.", ".")
+
+    return [r for r in dict.fromkeys(walk(get_resolver().url_patterns, "")) if r]
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -160,4 +147,4 @@ def home(request: HttpRequest) -> HttpResponse:
         from django.contrib.auth.views import redirect_to_login
 
         return redirect_to_login(request.get_full_path())
-    return render(request, "localtom/home.html", {"endpoints": ENDPOINTS})
+    return render(request, "localtom/home.html", {"endpoints": endpoints()})

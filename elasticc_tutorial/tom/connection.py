@@ -10,7 +10,7 @@ from typing import Any
 
 from elasticc_tutorial.errors import TomError, TomSettingsError
 from elasticc_tutorial.tom.client import TomClient
-from elasticc_tutorial.tom.settings import LOCAL_TOM, TomLocation, choose_tom
+from elasticc_tutorial.tom.settings import LOCAL_TOM, TomLocation, choose_tom, lab_tom
 from elasticc_tutorial.tom.transport import LoginRefused
 
 __all__ = ["connect", "settings_error", "stop_local_tom"]
@@ -79,6 +79,14 @@ def connect(
     from elasticc_tutorial import paths
     from elasticc_tutorial.localtom import LocalTom
 
+    # only when no DESC_TOM_* setting exists (DESC_TOM_URL=local included) and no sample is named
+    lab = lab_tom() if sample_dir is None and loc.source == "default" else None
+    if lab is not None:  # inside `elasticc-tutorial lab`: its local TOM, not a second one
+        line = loc.line(served_at=lab.url, sample_version=paths.sample_version(lab.sample))
+        _say(line, loc, quiet, "elasticc-tutorial lab runs it ($ELASTICC_TUTORIAL_LOCAL_TOM)")
+        return TomClient(
+            lab.url, username=lab.username, passwordfile=lab.passwordfile, **client_kwargs
+        )
     if sample_dir is not None:
         sdir = Path(sample_dir).resolve()
     else:  # the default sample: built (or rebuilt when outdated) on first use, like the data files
@@ -97,7 +105,9 @@ def connect(
     )
 
 
-def _say(line: str, loc: TomLocation, quiet: bool) -> None:
+def _say(line: str, loc: TomLocation, quiet: bool, served_by: str | None = None) -> None:
     print(line, flush=True)
     if not quiet:
         print(f"  (chosen because: {loc.detail}; `elasticc-tutorial where` shows every location)")
+        if served_by:
+            print(f"  (served by: {served_by})")

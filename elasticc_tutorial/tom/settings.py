@@ -5,7 +5,9 @@ The local, synthetic TOM is used **only** when no ``DESC_TOM_*`` setting exists 
 that is present but unusable raises :class:`~elasticc_tutorial.errors.TomSettingsError` naming it, what is
 wrong and how to fix it. There is never a fallback to synthetic data for someone who asked for real data.
 
-``DESC_TOM_URL=local`` (alone) explicitly asks for the local TOM. :func:`choose_tom` is what
+``DESC_TOM_URL=local`` (alone) explicitly asks for the local TOM. When the local TOM is chosen and
+:data:`LAB_TOM_ENV` is set (``elasticc-tutorial lab`` sets it for its notebooks), ``connect()`` uses
+the local TOM that variable describes instead of starting one; it is never consulted otherwise. :func:`choose_tom` is what
 ``paths.locate()``, ``tom.connect()``, ``elasticc-tutorial where`` and ``doctor`` all use;
 :func:`read_password_file` is the one password-file check.
 """
@@ -23,10 +25,13 @@ from elasticc_tutorial.errors import TomSettingsError
 
 __all__ = [
     "DESC_TOM_URL",
+    "LAB_TOM_ENV",
     "LOCAL_TOM",
     "SETTINGS",
+    "LabTom",
     "TomLocation",
     "choose_tom",
+    "lab_tom",
     "read_password_file",
     "tom_line",
 ]
@@ -37,6 +42,9 @@ DESC_TOM_URL = "https://desc-tom.lbl.gov"
 LOCAL_TOM = "local"
 #: Every setting that, when present, asks for a real TOM.
 SETTINGS = ("DESC_TOM_URL", "DESC_TOM_USERNAME", "DESC_TOM_PASSWORD", "DESC_TOM_PASSWORDFILE")
+#: Set by ``elasticc-tutorial lab``: a JSON object ``{"url", "username", "passwordfile", "sample"}``
+#: describing the local TOM it runs, so notebooks reuse it. Honoured only when no DESC_TOM_* exists.
+LAB_TOM_ENV = "ELASTICC_TUTORIAL_LOCAL_TOM"
 _UNSET_ALL = "or unset every DESC_TOM_* variable to use the local synthetic TOM"
 
 
@@ -215,3 +223,45 @@ def choose_tom(tom_url: str | None = None, environ: Mapping[str, str] | None = N
             f"{_UNSET_ALL}"
         )
     return TomLocation(url, source, detail, username, password_from, password)
+
+
+@dataclass(frozen=True)
+class LabTom:
+    """A running local TOM described by :data:`LAB_TOM_ENV` (never holds a password)."""
+
+    url: str
+    username: str
+    passwordfile: Path
+    sample: Path
+
+
+def lab_tom(environ: Mapping[str, str] | None = None) -> LabTom | None:
+    """The local TOM :data:`LAB_TOM_ENV` describes, or None when it is unset. Checked: JSON with
+    the four keys, a ``http://127.0.0.1`` URL (the local TOM serves nothing else), a private
+    password file; otherwise :class:`TomSettingsError` naming the variable."""
+    import json
+
+    env = os.environ if environ is None else environ
+    raw = env.get(LAB_TOM_ENV)
+    if raw is None:
+        return None
+    try:
+        info = json.loads(raw)
+        tom = LabTom(
+            str(info["url"]),
+            str(info["username"]),
+            Path(info["passwordfile"]),
+            Path(info["sample"]),
+        )
+    except (ValueError, TypeError, KeyError) as exc:
+        raise TomSettingsError(
+            f"${LAB_TOM_ENV} must be a JSON object with url, username, passwordfile and sample "
+            f"(set by elasticc-tutorial lab): {exc!r}; unset it to start a local TOM"
+        ) from None
+    if urlsplit(tom.url).scheme != "http" or urlsplit(tom.url).hostname != "127.0.0.1":
+        raise TomSettingsError(
+            f"${LAB_TOM_ENV} names {tom.url}, which is not a local TOM (http://127.0.0.1:<port>); "
+            "unset it to start a local TOM"
+        )
+    read_password_file(tom.passwordfile, setting=LAB_TOM_ENV)
+    return tom

@@ -93,7 +93,8 @@ class Transport:
     """A logged-in session with a TOM: send requests, retry what is safe, download to files.
 
     ``retries`` further attempts, sleeping ``backoff * 2**i`` seconds (or what ``Retry-After`` says,
-    at most ``max_wait`` seconds), for connection failures, cut bodies and HTTP 502/503/504.
+    at most ``max_wait`` seconds), for connection failures, cut bodies, HTTP 502/503/504, and HTTP 429
+    with ``Retry-After`` (the login throttle).
     """
 
     def __init__(
@@ -166,9 +167,11 @@ class Transport:
         # Repeating a login changes nothing, so a lost answer may be asked for again.
         res = self._send(rqs, "POST", page, retry=True, data=form, headers={"Referer": login})
         if res.status_code != 200:
+            asked = retry_after(res) if res.status_code in (429, 503) else None
             raise TomError(
                 f"Failed to log in to {self._url} as {self._username}; HTTP status "
-                f"{res.status_code}: {summarize_response(res)}",
+                f"{res.status_code}: {summarize_response(res)}"
+                + (f" (the TOM asks to retry after {asked:.0f} s)" if asked is not None else ""),
                 status=res.status_code,
                 page=page,
             )
@@ -233,7 +236,14 @@ class Transport:
                 log.warning("%s %s: %s; retrying", method, page, type(exc).__name__)
                 self._pause(attempt)
                 continue
-            if retry and res.status_code in _RETRY_STATUS and not last:
+            if (
+                retry
+                and not last
+                and (
+                    res.status_code in _RETRY_STATUS
+                    or (res.status_code == 429 and retry_after(res) is not None)
+                )
+            ):
                 log.warning("%s %s: HTTP %d; retrying", method, page, res.status_code)
                 res.close()
                 self._pause(attempt, res)
@@ -290,8 +300,9 @@ class Transport:
             msg = f"{method} {page}: no such route on the TOM (HTTP 404)" + (
                 f"; did you mean {', '.join(near)}?" if near else ""
             )
-        elif res.status_code == 503 and retry_after(res) is not None:
-            msg += f" (the TOM is overloaded; it asks to retry after {retry_after(res):.0f} s)"
+        elif res.status_code in (429, 503) and retry_after(res) is not None:
+            why = "overloaded" if res.status_code == 503 else "throttling this client"
+            msg += f" (the TOM is {why}; it asks to retry after {retry_after(res):.0f} s)"
         return TomError(msg, status=res.status_code, page=page)
 
     def call(

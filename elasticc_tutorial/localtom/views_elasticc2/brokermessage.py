@@ -13,12 +13,10 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
+from elasticc_tutorial.localtom.accounts import BROKER_USER
 from elasticc_tutorial.localtom.conf import TOM_DB
 from elasticc_tutorial.localtom.views_common import text_response
 from elasticc_tutorial.localtom.views_elasticc2.common import json_response, rows, tom_view
-
-#: The account brokers use (desc-tom's test hack; superusers may PUT too).
-BROKER_USER = "apibroker"
 
 
 def _ms(value: Any) -> datetime.datetime:

@@ -15,12 +15,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 
 from elasticc_tutorial.localtom.conf import TOM_DB
-from elasticc_tutorial.localtom.views_common import text_response
+from elasticc_tutorial.localtom.views_common import json_response, text_response
 
 __all__ = ["PlainError", "ViewError", "json_response", "rows", "text_response", "tom_view"]
 
@@ -31,14 +30,6 @@ class ViewError(Exception):
 
 class PlainError(Exception):
     """An error the real view answers with its bare text (500, no "Exception in" prefix)."""
-
-
-def json_response(data: Any, status: int = 200) -> HttpResponse:
-    """The real TOM's ``JsonResponse``: DjangoJSONEncoder (datetimes in milliseconds with ``Z``,
-    Decimal as a string, bare ``NaN``), Python's default separators."""
-    return HttpResponse(
-        json.dumps(data, cls=DjangoJSONEncoder), status=status, content_type="application/json"
-    )
 
 
 def rows(query: str, params: dict[str, Any] | Sequence[Any] | None = None) -> list[dict[str, Any]]:

@@ -21,7 +21,6 @@ from elasticc_tutorial.localtom.views_elasticc2.common import (
 )
 from elasticc_tutorial.localtom.views_elasticc2.common import tom_view as _view
 
-ZP = 27.5  # the SNANA FLUXCAL zero point the real TOM hard-codes
 _BANDS = [b.lower() for b in photometry.BANDS]  # the database spells the Y band "y"
 HOSTINFO = [
     *[c for b in _BANDS for c in (f"hostgal_mag_{b}", f"hostgal_magerr_{b}")],
@@ -83,11 +82,13 @@ def _shape(objects: list[dict], fmt: int, extra: dict[str, Any], *, hot: bool) -
         head = {"objectid": o["objectid"], "ra": o["ra"], "dec": o["dec"]}
         phot = {k: o[k] for k in _PHOT}
         if fmt == 0:
-            out.append({**head, "zp": ZP, **extra, **o["host"], "photometry": phot})
+            out.append(
+                {**head, "zp": photometry.ZP_FLUXCAL, **extra, **o["host"], "photometry": phot}
+            )
         else:
             if fmt == 1:
                 phot["mjd"] = [phot["mjd"]]  # the real code's trailing comma makes a 1-tuple
-            out.append({**head, **phot, "zp": ZP, **extra, **o["host"]})
+            out.append({**head, **phot, "zp": photometry.ZP_FLUXCAL, **extra, **o["host"]})
     if fmt != 2:
         return out
     keys = ["objectid", "ra", "dec", *_PHOT, "zp", *extra]
