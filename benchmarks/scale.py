@@ -193,9 +193,7 @@ def _report(rows: list[dict], scale) -> None:
     )
     for nodes in (1, 4, 16):
         t = scale.campaign_seconds(per_point, nodes=nodes)
-        print(
-            f"  990 M points on {nodes:2d} Perlmutter node(s): ~{t:.0f} s (80% efficiency)"
-        )
+        print(f"  990 M points on {nodes:2d} Perlmutter node(s): ~{t:.0f} s (80% efficiency)")
     ser = [r for r in rows if r["method"] == "snana-serial" and r["scale"] == scales[-1]]
     if ser:
         sp = ser[0]["seconds"] / ser[0]["points"]

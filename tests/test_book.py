@@ -436,7 +436,7 @@ def test_lab_serves_the_book_with_the_local_tom_and_stops_it(tmp_path):
         )
         assert said.returncode == 0, said.stderr
         assert said.stdout.splitlines() == [
-            f"TOM: local synthetic twin at {tom_url} (sample {paths.sample_version(Path(info['sample']))})",
+            f"TOM: local synthetic twin on 127.0.0.1 (sample {paths.sample_version(Path(info['sample']))})",
             tom_url,
         ]
 

@@ -327,7 +327,7 @@ def test_one_line_summaries_name_the_sample_version(tmp_path, monkeypatch, capsy
         == f"TOM: local synthetic twin (started by tom.connect()) (sample {version})"
     )
     assert locs.tom_line("http://127.0.0.1:5") == (
-        f"TOM: local synthetic twin at http://127.0.0.1:5 (sample {version})"
+        f"TOM: local synthetic twin on 127.0.0.1 (sample {version})"
     )
     assert cli.main(["where", "--no-build"]) == 0
     out = capsys.readouterr().out.splitlines()

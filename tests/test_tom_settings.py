@@ -34,7 +34,7 @@ def test_no_setting_at_all_is_the_local_tom():
     assert loc.is_local and loc.source == "default" and loc.username is None
     assert loc.line() == "TOM: local synthetic twin (started by tom.connect())"
     assert loc.line("http://127.0.0.1:8123", "0.1.0/abcd1234") == (
-        "TOM: local synthetic twin at http://127.0.0.1:8123 (sample 0.1.0/abcd1234)"
+        "TOM: local synthetic twin on 127.0.0.1 (sample 0.1.0/abcd1234)"
     )
     assert settings.choose_tom("local", {"DESC_TOM_USERNAME": "x"}).is_local  # explicit argument
     assert settings.choose_tom(environ={"DESC_TOM_URL": "local"}).source == "environment"

@@ -73,6 +73,8 @@ class LongQueryRunner(threading.Thread):
         self.poll = poll
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._own: set[uuid.UUID] = set()  # queued queries submitted through this server
+        self._own_lock = threading.Lock()
 
     def wake(self) -> None:
         """Look at the queue now (called on submit) instead of at the next poll."""
@@ -99,10 +101,16 @@ class LongQueryRunner(threading.Thread):
         """The oldest queued query, marked started, with its advisory lock held (or None)."""
         from elasticc_tutorial.localtom.models import QueryQueue
 
+        with self._own_lock:
+            own = list(self._own)
+        if not own:
+            return None
         with transaction.atomic():
             q = (
                 QueryQueue.objects.select_for_update(skip_locked=True)
-                .filter(started__isnull=True, finished__isnull=True)
+                # Only queries submitted through this server: several local TOMs may share one
+                # database, and each keeps its results in its own folder.
+                .filter(queryid__in=own, started__isnull=True, finished__isnull=True)
                 .order_by("submitted")
                 .first()
             )
@@ -112,7 +120,14 @@ class LongQueryRunner(threading.Thread):
                 cur.execute("SELECT pg_advisory_lock(%s)", [_lock_key(q.queryid)])
             q.started = timezone.now()
             q.save(update_fields=["started"])
+        with self._own_lock:
+            self._own.discard(q.queryid)
         return q
+
+    def adopt(self, queryid) -> None:
+        """Run ``queryid`` here: it was submitted through this server (its results live here)."""
+        with self._own_lock:
+            self._own.add(queryid)
 
     def _run_one(self) -> bool:
         q = self._claim()
@@ -138,6 +153,7 @@ class LongQueryRunner(threading.Thread):
             tmp.unlink(missing_ok=True)
             q.started = None
             q.save(update_fields=["started"])
+            self.adopt(q.queryid)
             return False
         except Exception as exc:
             tmp.unlink(missing_ok=True)

@@ -169,6 +169,7 @@ def submitsqlquery(request: HttpRequest) -> HttpResponse:
     q = QueryQueue.objects.create(
         owner=request.user, queries=queries, subdicts=subdicts, format=fmt
     )
+    RUNTIME.runner.adopt(q.queryid)
     RUNTIME.runner.wake()
     return json_response({"status": "ok", "queryid": str(q.queryid)})
 

@@ -91,10 +91,14 @@ class TomLocation:
 def tom_line(
     loc: TomLocation, *, served_at: str | None = None, sample_version: str | None = None
 ) -> str:
-    """``TOM: local synthetic twin at http://127.0.0.1:<port> (sample <version>)`` or
-    ``TOM: desc-tom at https://desc-tom.lbl.gov as <user>`` (another URL: ``TOM: <url> as <user>``)."""
+    """``TOM: local synthetic twin on 127.0.0.1 (sample <version>)`` or
+    ``TOM: desc-tom at https://desc-tom.lbl.gov as <user>`` (another URL: ``TOM: <url> as <user>``).
+
+    The local twin's port is left out: it is random, so it would differ in every published output
+    (``TomClient.url`` has it)."""
     if loc.is_local:
-        where = f" at {served_at}" if served_at else " (started by tom.connect())"
+        host = urlsplit(served_at).hostname if served_at else None
+        where = f" on {host}" if host else " (started by tom.connect())"
         version = f" (sample {sample_version})" if sample_version else ""
         return f"TOM: local synthetic twin{where}{version}"
     name = "desc-tom at " if urlsplit(loc.url).hostname == urlsplit(DESC_TOM_URL).hostname else ""
