@@ -443,6 +443,9 @@ def _run_lab(root: Path, jupyter_args: Sequence[str]) -> int:
             flush=True,
         )
         cmd = [sys.executable, "-m", "jupyterlab", str(root / "book"), *jupyter_args]
+        # Containers (Docker, some CI) run as root, which JupyterLab refuses without this flag.
+        if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in cmd:
+            cmd.append("--allow-root")
         linux = sys.platform.startswith("linux")
         proc = subprocess.Popen(
             cmd, env=env, cwd=root, preexec_fn=_die_with_parent if linux else None
