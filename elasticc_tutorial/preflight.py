@@ -154,6 +154,7 @@ def check_kernel(name: str) -> Check:
                 capture_output=True,
                 text=True,
                 env=env,
+                cwd=k.resource_dir,  # not the checkout: it would be importable from the cwd
                 timeout=KERNEL_TIMEOUT,
                 stdin=subprocess.DEVNULL,
             )
@@ -277,24 +278,29 @@ def check_tom(sample_dir: Path | None) -> Check:
     except TomSettingsError as exc:
         return Check(FAIL, "TOM", str(exc), f"fix the DESC_TOM_* setting named above, {unset}")
     if not loc.is_local:
+        fix = f"fix the DESC_TOM_* setting named above, {unset}"
         try:
-            with TomClient(
+            client = TomClient(
                 loc.url,
                 username=loc.username,
                 password=loc.password,
                 timeout=TOM_TIMEOUT,
                 retries=0,
-            ) as client:
-                n = _probe(client)
-        except TomSettingsError as exc:
-            return Check(FAIL, "TOM", str(exc), f"fix the setting named above, {unset}")
-        except TomError as exc:
-            err = (
-                settings_error(loc, exc)
-                if exc.status is None or "login" in str(exc).lower()
-                else exc
             )
-            return Check(FAIL, "TOM", str(err), f"fix the DESC_TOM_* setting named above, {unset}")
+        except TomSettingsError as exc:
+            return Check(FAIL, "TOM", str(exc), fix)
+        except TomError as exc:  # refused login, no answer, not a TOM: said in terms of settings
+            return Check(FAIL, "TOM", str(settings_error(loc, exc)), fix)
+        try:
+            with client:
+                n = _probe(client)
+        except TomError as exc:
+            return Check(
+                FAIL,
+                "TOM",
+                f"logged in to {loc.url}, but the query {PROBE_SQL!r} failed: {exc}",
+                "ask the TOM maintainers whether the account may run SQL; meanwhile " + unset[3:],
+            )
         line = loc.line().removeprefix("TOM: ")
         return Check(OK, "TOM", f"{line}: logged in, {PROBE_SQL!r} -> {n}")
     if sample_dir is None:

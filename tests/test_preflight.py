@@ -105,13 +105,14 @@ def test_tom_that_cannot_start_fails(capsys, monkeypatch, tmp_path, sample):
 def test_wrong_credentials_name_the_settings(capsys, monkeypatch, tmp_path, sample):
     monkeypatch.setenv(paths.SAMPLE_ENV, str(sample))
     with LocalTom(sample) as tom:
-        monkeypatch.setenv("DESC_TOM_URL", tom.url)
+        url = tom.url
+        monkeypatch.setenv("DESC_TOM_URL", url)
         monkeypatch.setenv("DESC_TOM_USERNAME", tom.username)
         good = tom.passwordfile
         monkeypatch.setenv("DESC_TOM_PASSWORDFILE", str(good))
         rc, lines = preflight(capsys)
         assert rc == 0, "\n".join(lines)
-        assert lines[-1].endswith(f"| TOM {tom.url} ok")
+        assert lines[-1].endswith(f"| TOM {url} ok")
 
         wrong = tmp_path / "password"
         wrong.write_text("not-the-password\n")
@@ -120,7 +121,7 @@ def test_wrong_credentials_name_the_settings(capsys, monkeypatch, tmp_path, samp
         rc, lines = preflight(capsys)
     assert rc == 1
     last = lines[-1]
-    assert last.startswith(f"PREFLIGHT FAIL TOM: the TOM at {tom.url} refused the login")
+    assert last.startswith(f"PREFLIGHT FAIL TOM: the TOM at {url} refused the login")
     assert f"DESC_TOM_USERNAME={tom.username}" in last
     assert f"DESC_TOM_PASSWORDFILE={wrong}" in last
     assert "not-the-password" not in "\n".join(lines)
@@ -144,10 +145,10 @@ def test_missing_kernel_fails(capsys, monkeypatch, sample):
 
 
 def test_kernel_that_cannot_import_the_package_fails(capsys, monkeypatch, tmp_path, sample):
-    """A python3 kernelspec in the user's data dir that points at an interpreter without the
-    package (the system Python) shadows the environment's own."""
+    """A kernel whose interpreter does not have the package (the system Python, outside the
+    virtual environment) would fail at every chapter's first import."""
     monkeypatch.setenv(paths.SAMPLE_ENV, str(sample))
-    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec = tmp_path / "jupyter" / "kernels" / "system-python"
     spec.mkdir(parents=True)
     other = shutil.which("python3", path="/usr/bin:/bin")
     if other is None:
@@ -156,10 +157,10 @@ def test_kernel_that_cannot_import_the_package_fails(capsys, monkeypatch, tmp_pa
     spec.joinpath("kernel.json").write_text(
         json.dumps({"argv": argv, "display_name": "System", "env": {"PYTHONPATH": ""}})
     )
-    rc, lines = preflight(capsys, "--no-build")
+    rc, lines = preflight(capsys, "--kernel", "system-python")
     assert rc == 1
     assert lines[-1].startswith(
-        f"PREFLIGHT FAIL kernel python3: {other} cannot import elasticc_tutorial"
+        f"PREFLIGHT FAIL kernel system-python: {other} cannot import elasticc_tutorial"
     )
 
 
