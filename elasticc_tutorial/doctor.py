@@ -2,7 +2,9 @@
 
 Each check prints one line ``OK``/``WARN``/``FAIL`` with what was found and, when something is wrong, a
 ``fix:`` line. The command exits 1 when any check FAILs. It never prints a password (only the password
-file's name and permissions) and never builds the sample.
+file's name and permissions) and never builds the sample. ``doctor --session`` (see
+:mod:`elasticc_tutorial.preflight`) goes further for a live session: it starts and queries the TOM,
+runs the kernel's Python, builds a missing sample with ``--build``, and ends with one PREFLIGHT line.
 """
 
 from __future__ import annotations
