@@ -2,7 +2,9 @@
 
 Each check prints one line ``OK``/``WARN``/``FAIL`` with what was found and, when something is wrong, a
 ``fix:`` line. The command exits 1 when any check FAILs. It never prints a password (only the password
-file's name and permissions) and never builds the sample.
+file's name and permissions) and never builds the sample. ``doctor --session`` (see
+:mod:`elasticc_tutorial.preflight`) goes further for a live session: it starts and queries the TOM,
+runs the kernel's Python, builds a missing sample with ``--build``, and ends with one PREFLIGHT line.
 """
 
 from __future__ import annotations
@@ -273,10 +275,31 @@ def add_cli(subparsers) -> None:
         "doctor",
         help="check the whole set-up (versions, kernels, data, TOM); exit 1 on any FAIL",
     )
+    p.add_argument(
+        "--session",
+        action="store_true",
+        help="preflight for a live session: also start the TOM, query it, run the kernel; ends "
+        "with one PREFLIGHT PASS/FAIL line to paste into the session chat",
+    )
+    build = p.add_mutually_exclusive_group()
+    build.add_argument(
+        "--build", action="store_true", default=None, help="with --session: build a missing sample"
+    )
+    build.add_argument(
+        "--no-build",
+        dest="build",
+        action="store_false",
+        help="with --session: a missing sample is a failure (default: buildable here is enough)",
+    )
+    p.add_argument("--kernel", help="with --session: the Jupyter kernel to require")
     p.set_defaults(func=_cli_doctor)
 
 
 def _cli_doctor(args, run: Callable[[], list[Check]] = run_checks) -> int:
+    if getattr(args, "session", False):
+        from elasticc_tutorial.preflight import cli_session
+
+        return cli_session(args.build, args.kernel)
     checks = run()
     print(format_checks(checks))
     fails = sum(c.status == FAIL for c in checks)

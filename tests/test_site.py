@@ -229,3 +229,36 @@ def test_published_outputs_show_no_machine_specific_values():
                     for m in pattern.finditer(text):
                         found.append(f"{nb_path.name} cell {i}: {m.group(0)}")
     assert found == [], found
+
+
+def test_every_chapter_launches_on_binder_and_nersc_jupyterhub(site):
+    """Each chapter's launch menu opens that chapter's notebook on Binder (for everyone) and on
+    NERSC's JupyterHub (for DESC members), at the repository and branch of _config.yml."""
+    import html
+    from urllib.parse import parse_qs
+
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    repo_url = config["repository"]["url"].rstrip("/")
+    org_repo = urlparse(repo_url).path.strip("/")
+    branch = config["repository"]["branch"]
+    chapters = sorted((ROOT / "book").glob("*.ipynb"))
+    assert chapters
+    for nb in chapters:
+        rel = nb.relative_to(ROOT).as_posix()
+        page = (site / rel).with_suffix(".html")
+        hrefs = [html.unescape(h) for h in re.findall(r'href="([^"]+)"', page.read_text())]
+        binder = [h for h in hrefs if h.startswith("https://mybinder.org/")]
+        assert binder, f"{page.name}: no Binder link"
+        url = urlparse(binder[0])
+        assert url.path == f"/v2/gh/{org_repo}/{branch}", binder[0]
+        target = parse_qs(url.query).get("urlpath", []) + parse_qs(url.query).get("filepath", [])
+        assert target and target[0].endswith(rel), binder[0]
+        hub = [h for h in hrefs if h.startswith("https://jupyter.nersc.gov/")]
+        assert hub, f"{page.name}: no NERSC JupyterHub link"
+        url = urlparse(hub[0])
+        query = parse_qs(url.query)
+        assert url.path == "/hub/user-redirect/git-pull", hub[0]
+        assert query["repo"] == [repo_url] and query["branch"] == [branch], hub[0]
+        assert query["urlpath"][0].endswith(f"{org_repo.split('/')[1]}/{rel}"), hub[0]
