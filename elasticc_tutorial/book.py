@@ -273,7 +273,8 @@ def _jupyter_book_command() -> list[str]:
 
 def build_site(root: Path, path_output: Path | None = None, *, strict: bool = True) -> Path:
     """Run ``jupyter-book build`` (``-W --keep-going`` when ``strict``) on the book at ``root`` and
-    return the HTML directory. Raises BookError if the build fails; does not check the result."""
+    return the HTML directory, with one reveal.js slide deck per chapter in its ``slides/`` folder.
+    Raises BookError if the build fails; does not check the result."""
     cmd = [*_jupyter_book_command(), "build", str(root)]
     if strict:
         cmd += ["-W", "--keep-going"]
@@ -285,7 +286,12 @@ def build_site(root: Path, path_output: Path | None = None, *, strict: bool = Tr
             f"jupyter-book build failed with exit status {proc.returncode}; see the log above "
             "(every warning is an error; tracebacks are in _build/html/reports/)"
         )
-    return (path_output or root) / "_build" / "html"
+    html = (path_output or root) / "_build" / "html"
+    # The live-session slide decks are published with the site (reveal.js copied beside them).
+    from elasticc_tutorial import teaching
+
+    teaching.build_slides(toc_notebooks(root), html / "slides")
+    return html
 
 
 # ---------------------------------------------------------------------------------------------

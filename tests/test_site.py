@@ -58,6 +58,9 @@ def _stored_images(doc: str) -> int:
 
 def test_site_builds_every_toc_page(site):
     assert (site / "index.html").is_file()
+    for nb in book.toc_notebooks(ROOT):  # the slide decks are published with the site
+        assert (site / "slides" / f"{nb.stem}.slides.html").is_file(), nb.name
+    assert (site / "slides" / "reveal.js" / "dist" / "reveal.js").is_file()
     assert book.verify_site(ROOT, site) == []
     for doc in book.toc_documents(ROOT):
         _, titles = book.page_content((site / f"{doc}.html").read_text(encoding="utf-8"))
