@@ -354,6 +354,7 @@ def plot_confusion_matrix(
     true_col: str = "true",
     pred_col: str = "pred",
     labels: Sequence[int] | None = None,
+    pred_labels: Sequence[int] | None = None,
     normalize: bool = True,
     kind: str = "classid",
     ax: Axes | None = None,
@@ -362,7 +363,9 @@ def plot_confusion_matrix(
 
     Give two arrays, or a frame with columns ``true_col``/``pred_col``. ``labels``: the classes
     (order) to show, default all present; tick labels come from the taxonomy for ``kind="classid"``.
-    ``normalize``: rows sum to 1 (fraction of each true class); else counts.
+    ``pred_labels``: other classes for the columns (a rectangular matrix, e.g. one family's true
+    classes against everything they were called); default ``labels``. Pairs outside the rows or
+    columns are left out. ``normalize``: rows sum to 1 (fraction of each true class); else counts.
     """
     if isinstance(true, pl.DataFrame | pl.LazyFrame):
         df = _frame(true)
@@ -374,25 +377,30 @@ def plot_confusion_matrix(
     if len(y_true) != len(y_pred):
         raise PlotError(f"true and pred differ in length ({len(y_true)} vs {len(y_pred)})")
     classes = list(labels) if labels is not None else sorted(set(y_true) | set(y_pred))
+    columns = list(pred_labels) if pred_labels is not None else classes
     index = {c: i for i, c in enumerate(classes)}
-    n = len(classes)
-    matrix = np.zeros((n, n), dtype=float)
-    keep = np.array([a in index and b in index for a, b in zip(y_true, y_pred, strict=True)])
+    col_index = {c: i for i, c in enumerate(columns)}
+    n, m = len(classes), len(columns)
+    matrix = np.zeros((n, m), dtype=float)
+    keep = np.array([a in index and b in col_index for a, b in zip(y_true, y_pred, strict=True)])
     ti = np.array([index[a] for a in y_true[keep]], dtype=int)
-    pi = np.array([index[b] for b in y_pred[keep]], dtype=int)
+    pi = np.array([col_index[b] for b in y_pred[keep]], dtype=int)
     np.add.at(matrix, (ti, pi), 1)
     if normalize:
         rows = matrix.sum(axis=1, keepdims=True)
         matrix = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
-    names = [_class_label(c, kind) if kind != "label" else str(c) for c in classes]
-    fig, ax = _figure(ax, figsize=(0.5 * n + 3, 0.5 * n + 2.5))
+
+    def names(values: list) -> list[str]:
+        return [_class_label(c, kind) if kind != "label" else str(c) for c in values]
+
+    fig, ax = _figure(ax, figsize=(0.5 * m + 3, 0.5 * n + 2.5))
     im = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1 if normalize else None)
-    ax.set_xticks(range(n), names, rotation=90)
-    ax.set_yticks(range(n), names)
+    ax.set_xticks(range(m), names(columns), rotation=90)
+    ax.set_yticks(range(n), names(classes))
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     for i in range(n):
-        for j in range(n):
+        for j in range(m):
             v = matrix[i, j]
             if v:
                 text = f"{v:.2f}" if normalize else f"{int(v)}"
@@ -402,7 +410,7 @@ def plot_confusion_matrix(
                     text,
                     ha="center",
                     va="center",
-                    fontsize=7,
+                    fontsize=9,
                     color="white" if v > 0.6 * (matrix.max() or 1) else "black",
                 )
     fig.colorbar(im, ax=ax, label="fraction of true class" if normalize else "count")

@@ -161,6 +161,18 @@ def test_confusion_matrix():
         np.array([1, 1, 2]), np.array([1, 2, 2]), normalize=False, kind="label", labels=[2, 1]
     )
     assert np.array_equal(fig.axes[0].images[0].get_array(), [[1, 0], [1, 1]])
+    # rectangular: two true classes against three predicted ones; a pair outside is left out
+    fig = plots.plot_confusion_matrix(
+        [2222, 2222, 2222, 2223, 2232],
+        [2222, 2230, 200, 2222, 2232],
+        labels=[2222, 2223],
+        pred_labels=[2222, 2230, 200],
+        normalize=False,
+    )
+    ax = fig.axes[0]
+    assert np.array_equal(ax.images[0].get_array(), [[1, 1, 1], [1, 0, 0]])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2222 Ia", "2230 Fast", "200 Residual"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["2222 Ia", "2223 Ib/c"]
     with pytest.raises(ValueError, match="length"):
         plots.plot_confusion_matrix([1, 2], [1])
     with pytest.raises(ValueError, match="pred="):
