@@ -23,6 +23,7 @@ import polars as pl
 import psycopg
 import pytest
 import requests
+from _tomfake import read_request
 
 from elasticc_tutorial import pg
 from elasticc_tutorial.errors import TomSettingsError
@@ -755,16 +756,10 @@ class _ProxyHandler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         srv: FaultProxy = self.server
         sock = self.request
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        m = re.search(rb"content-length:\s*(\d+)", head, re.I)
-        while m and len(body) < int(m.group(1)):
-            body += sock.recv(65536)
+        got = read_request(sock)
+        if got is None:
+            return
+        head, body = got
         line = head.split(b"\r\n", 1)[0].decode()
         with srv.lock:
             srv.seen.append(line)
