@@ -1,8 +1,12 @@
-"""What the TOM benchmarks run against: the built sample's ``tomdb``, else a scratch cluster."""
+"""What the TOM benchmarks share: what they run against (the built sample's ``tomdb``, else a
+scratch cluster) and how they time a call."""
 
 from __future__ import annotations
 
+import statistics
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -15,3 +19,15 @@ def sample_or_scratch(
         return Path(sample), f"sample {sample}", None
     scratch = tempfile.TemporaryDirectory(prefix=prefix)
     return Path(scratch.name), "scratch cluster, empty tom_desc (no sample given)", scratch
+
+
+def timeit(fn: Callable[[], object], repeat: int) -> float:
+    """Median seconds per call after two warm-up calls."""
+    fn()
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import textwrap
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 
 import psycopg
-from _sample import sample_or_scratch
+from _sample import sample_or_scratch, timeit
 
 from elasticc_tutorial import pg
 from elasticc_tutorial.localtom import LocalTom
@@ -55,18 +54,6 @@ CHILD = textwrap.dedent(
                       "peak_extra_mb": (peak - base) / 1024}))
     """
 )
-
-
-def timeit(fn, repeat: int) -> float:
-    """Median seconds per call after two warm-up calls."""
-    fn()
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def child(tom: LocalTom, n: int, how: str) -> dict:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import threading
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import psycopg
 import requests
-from _sample import sample_or_scratch
+from _sample import sample_or_scratch, timeit
 
 from elasticc_tutorial import pg
 from elasticc_tutorial.localtom import LocalTom
@@ -130,17 +129,6 @@ def oversized(tom: LocalTom, session: requests.Session) -> tuple[float, float, l
     return before, peak_rss_mb(pid), errors
 
 
-def median_ms(fn, repeat: int) -> float:
-    fn()
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", type=Path, default=os.environ.get("ELASTICC_TUTORIAL_SAMPLE"))
@@ -170,9 +158,9 @@ def main() -> int:
             r = session.post(f"{tom.url}/db/runsqlquery/", json={"query": SMALL, "subdict": PARAMS})
             assert r.json()["status"] == "ok"
 
-        t_open = median_ms(open_conn, args.repeat)
-        t_connect = median_ms(connect_per_query, args.repeat)
-        t_tom = median_ms(tom_query, args.repeat)
+        t_open = timeit(open_conn, args.repeat) * 1e3
+        t_connect = timeit(connect_per_query, args.repeat) * 1e3
+        t_tom = timeit(tom_query, args.repeat) * 1e3
         persistent.close()
 
     print(f"# Local TOM load benchmark ({source}, {os.cpu_count()} CPUs, clients in-process)")

@@ -50,12 +50,11 @@ import polars as pl
 from elasticc_tutorial.errors import AlertsError, AlertsFileNotFoundError
 from elasticc_tutorial.lightcurves import (
     COLUMNS,
-    FLAG_INPUTS,
     Columns,
-    conform,
+    columns_to_read,
+    finish,
     snid_array,
     wanted_columns,
-    with_flags,
 )
 from elasticc_tutorial.paths import DataLocations
 from elasticc_tutorial.photometry import FLUXCAL_TO_NJY, PHOTFLAG_DETECT
@@ -410,7 +409,7 @@ def read_lightcurves(
     unknown = [c for c in wanted if c not in COLUMNS]
     if unknown:
         raise AlertsError(f"alerts carry no per-point column(s) {unknown}; they have {COLUMNS}")
-    read = wanted + [c for c in FLAG_INPUTS if flags and c not in wanted]
+    read = columns_to_read(wanted, flags)
     keep = snid_array(snids)
     tables = alert_tables(
         a
@@ -443,5 +442,4 @@ def read_lightcurves(
                 f"no alert in the selected nights of {source} for SNID "
                 + ", ".join(map(str, missing[:10]))
             )
-    frame = conform(points.select("SNID", *read))
-    return with_flags(frame) if flags else frame
+    return finish(points.select("SNID", *read), flags)

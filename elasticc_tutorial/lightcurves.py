@@ -54,7 +54,9 @@ __all__ = [
     "Columns",
     "LightcurveColumnsError",
     "ReaderArgumentError",
+    "columns_to_read",
     "conform",
+    "finish",
     "resolve",
     "snid_array",
     "wanted_columns",
@@ -136,6 +138,11 @@ def wanted_columns(columns: Columns, available: Sequence[str]) -> list[str]:
     return [c for c in columns if c != "SNID"]
 
 
+def columns_to_read(wanted: Sequence[str], flags: bool) -> list[str]:
+    """``wanted`` and, with ``flags``, the :data:`FLAG_INPUTS` it lacks: what a reader reads."""
+    return [*wanted, *(c for c in FLAG_INPUTS if flags and c not in wanted)]
+
+
 def conform(frame: pl.DataFrame) -> pl.DataFrame:
     """Cast the common columns to their :data:`SCHEMA` dtypes; only those that differ (a cast to
     the same dtype still copies the column)."""
@@ -161,3 +168,9 @@ def with_flags(frame: AnyFrame) -> AnyFrame:
         ((flag & PHOTFLAG_TRIGGER) != 0).alias("TRIGGER"),
         ((flag & PHOTFLAG_SATURATE) != 0).alias("SATURATED"),
     )
+
+
+def finish(frame: pl.DataFrame, flags: bool) -> pl.DataFrame:
+    """A reader's last step: :func:`conform` the dtypes, then add the flags if asked for."""
+    frame = conform(frame)
+    return with_flags(frame) if flags else frame

@@ -40,17 +40,18 @@ import pyarrow.parquet as pq
 from elasticc_tutorial.errors import ParquetError, ParquetFileNotFoundError
 from elasticc_tutorial.lightcurves import (
     FLAG_COLUMNS,
-    FLAG_INPUTS,
     AnyFrame,
     Columns,
     ReaderArgumentError,
-    conform,
+    columns_to_read,
+    finish,
     resolve,
     snid_array,
     wanted_columns,
     with_flags,
 )
 from elasticc_tutorial.snana import UnknownSnidError
+from elasticc_tutorial.snana.tree import check_snids_found
 
 if TYPE_CHECKING:
     from elasticc_tutorial.paths import DataLocations
@@ -294,7 +295,7 @@ def read_lightcurves(
         raise ParquetFormatError(f"{path}: not list columns: {unknown} (list columns: {lists})")
     # The flags' inputs follow the requested columns (as in the SNANA reader); MJD is always read,
     # to sort by time, and dropped again unless asked for.
-    read = wanted + [c for c in FLAG_INPUTS if flags and c not in wanted]
+    read = columns_to_read(wanted, flags)
     if "MJD" not in read:
         read.append("MJD")
     head = [c for c in head_columns if c not in ("SNID", *read)]
@@ -302,18 +303,13 @@ def read_lightcurves(
     objects = _select(path, ["SNID", *read, *head], wanted_snids, where)
     if wanted_snids is not None:
         missing = np.setdiff1d(wanted_snids, objects["SNID"].to_numpy())
-        if where is None and len(missing):
-            raise UnknownSnidError(
-                f"{path}: no object with SNID {', '.join(map(str, missing[:10]))}"
-                + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else "")
-            )
+        if where is None:
+            check_snids_found(missing, path)
     long = (
         objects.explode(read)
         .filter(pl.col("MJD").is_not_null())  # an object without points explodes to a null row
         .sort(["SNID", "MJD"], maintain_order=True)
     )
-    long = conform(long)
-    if flags:
-        long = with_flags(long)
+    long = finish(long, flags)
     points = [c for c in read if c != "MJD" or "MJD" in wanted]
     return long.select("SNID", *points, *(FLAG_COLUMNS if flags else ()), *head)

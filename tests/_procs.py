@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -38,6 +39,19 @@ def procs_under(root: Path) -> list[int]:
         if str(root) in cmdline or cwd == root or root in cwd.parents:
             found.append(int(entry.name))
     return sorted(found)
+
+
+def children(pid: int) -> list[int]:
+    """The direct child processes of ``pid`` (none once it has gone)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (for a server the test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def postgres_under(root: Path) -> list[int]:

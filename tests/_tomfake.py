@@ -9,6 +9,7 @@ sent. One request per connection (``Connection: close``), served by a thread per
 from __future__ import annotations
 
 import json
+import re
 import socket
 import socketserver
 import threading
@@ -130,25 +131,38 @@ def _login(req: Request) -> bytes:
     )
 
 
+def read_request(sock: socket.socket) -> tuple[bytes, bytes] | None:
+    """One HTTP request from ``sock``: its head and its body (``Content-Length`` bytes, or what
+    came before the peer closed); None if the peer closed before the head was complete."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    m = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I)
+    while m and len(body) < int(m.group(1)):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head, body
+
+
 class _Handler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         srv: FakeTom = self.server
         sock: socket.socket = self.request
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
+        got = read_request(sock)
+        if got is None:
+            return
+        head, body = got
         lines = head.decode().split("\r\n")
         method, target, _ = lines[0].split(" ", 2)
         headers = {
             k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])
         }
-        n = int(headers.get("content-length", 0))
-        while len(body) < n:
-            body += sock.recv(65536)
         parts = urlsplit(target)
         req = Request(method, parts.path.lstrip("/"), parse_qs(parts.query), headers, body)
         action = srv.next_action(req)

@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from _procs import children, free_port
 
 from elasticc_tutorial import book, cli, paths
 from elasticc_tutorial.errors import BookError
@@ -344,19 +345,6 @@ def test_cli_registers_book_and_lab():
 # elasticc-tutorial lab
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-
 def _environ(pid: int) -> dict[str, str]:
     raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
@@ -371,7 +359,7 @@ def test_lab_serves_the_book_with_the_local_tom_and_stops_it(tmp_path):
     import requests
 
     book.ensure_sample()  # the sample the notebooks use; built once, shared with the nbval runs
-    port, token = _free_port(), "elasticc-test-token"
+    port, token = free_port(), "elasticc-test-token"
     env = {
         **os.environ,
         "DESC_TOM_URL": "https://desc-tom.lbl.gov",  # a developer's real TOM must be replaced
@@ -414,7 +402,7 @@ def test_lab_serves_the_book_with_the_local_tom_and_stops_it(tmp_path):
         assert status == 200, f"jupyter lab did not come up (exit {proc.poll()})"
         lab = [
             c
-            for c in _children(proc.pid)
+            for c in children(proc.pid)
             if b"jupyterlab" in Path(f"/proc/{c}/cmdline").read_bytes()
         ]
         assert len(lab) == 1

@@ -19,6 +19,8 @@ import pytest
 from _procs import (
     ROOT,
     child_env,
+    children,
+    free_port,
     hold_server_in_child,
     needs_proc,
     postgres_under,
@@ -160,19 +162,6 @@ def test_a_session_that_called_tom_connect_leaves_nothing(sample, tmp_path, how)
     assert wait_until(lambda: [p.name for p in tmp_path.iterdir() if RUN_PREFIX in p.name] == [])
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -189,7 +178,7 @@ def test_lab_stops_jupyter_the_tom_and_postgres_on_a_signal(tmp_path, sig):
     from elasticc_tutorial import book
 
     sample = book.ensure_sample()
-    port, token = _free_port(), "elasticc-lifecycle-token"
+    port, token = free_port(), "elasticc-lifecycle-token"
     env = child_env(JUPYTER_NO_CONFIG="1", JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
     env["DESC_TOM_URL"] = "local"
     proc = subprocess.Popen(
@@ -220,8 +209,8 @@ def test_lab_stops_jupyter_the_tom_and_postgres_on_a_signal(tmp_path, sig):
                 return proc.poll() is not None
 
         assert wait_until(lab_up, timeout=180) and proc.poll() is None, "lab did not come up"
-        children = _children(proc.pid)
-        kinds = {c: Path(f"/proc/{c}/cmdline").read_bytes() for c in children}
+        kids = children(proc.pid)
+        kinds = {c: Path(f"/proc/{c}/cmdline").read_bytes() for c in kids}
         assert any(b"jupyterlab" in k for k in kinds.values())
         assert any(b"elasticc_tutorial.localtom" in k for k in kinds.values())
         postmaster = int((sample / "tomdb" / "postmaster.pid").read_text().split()[0])
@@ -230,7 +219,7 @@ def test_lab_stops_jupyter_the_tom_and_postgres_on_a_signal(tmp_path, sig):
         os.kill(proc.pid, sig)  # only lab itself: it must take the rest down
         out, _ = proc.communicate(timeout=120)
         assert proc.returncode == 128 + sig, out
-        for pid in children:
+        for pid in kids:
             assert wait_until(lambda pid=pid: not _alive(pid)), f"{kinds[pid]!r} survived"
         assert wait_until(lambda: not _alive(postmaster)), "PostgreSQL survived"
     finally:

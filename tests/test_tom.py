@@ -23,6 +23,7 @@ import polars as pl
 import psycopg
 import pytest
 import requests
+from _tomfake import read_request
 
 from elasticc_tutorial import pg
 from elasticc_tutorial.errors import TomSettingsError
@@ -198,15 +199,37 @@ def load_fixture_rows(conn: psycopg.Connection) -> None:
     conn.commit()
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("sample")
+#: The keys of an ``ltcvfeatures`` answer, in the TOM's order (tom-fidelity §3.3).
+LTCV_FEATURES = [
+    "anderson_darling_normal",
+    "inter_percentile_range_5",
+    "chi2",
+    "stetson_K",
+    "weighted_mean",
+    "duration",
+    "otsu_mean_diff",
+    "otsu_std_lower",
+    "otsu_std_upper",
+    "otsu_lower_to_all_ratio",
+    "linear_fit_slope",
+    "linear_fit_slope_sigma",
+    "linear_fit_reduced_chi2",
+]
+
+
+def fixture_tom_db(root: Path) -> Path:
+    """``root`` with a TOM database (``root/tomdb``) holding :func:`load_fixture_rows`."""
     with pg.embedded_server(root / "tomdb") as url:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("CREATE DATABASE tom_desc")
         with psycopg.connect(url.replace("/postgres?", "/tom_desc?")) as conn:
             load_fixture_rows(conn)
     return root
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory) -> Path:
+    return fixture_tom_db(tmp_path_factory.mktemp("sample"))
 
 
 @pytest.fixture(scope="module")
@@ -755,16 +778,10 @@ class _ProxyHandler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         srv: FaultProxy = self.server
         sock = self.request
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        m = re.search(rb"content-length:\s*(\d+)", head, re.I)
-        while m and len(body) < int(m.group(1)):
-            body += sock.recv(65536)
+        got = read_request(sock)
+        if got is None:
+            return
+        head, body = got
         line = head.split(b"\r\n", 1)[0].decode()
         with srv.lock:
             srv.seen.append(line)

@@ -18,6 +18,7 @@ from test_tom import (  # noqa: F401 (module fixtures)
     BANDS,
     CLASSIFIER,
     DETECTED,
+    LTCV_FEATURES,
     NPOINT,
     OBJECTS,
     admin,
@@ -32,22 +33,6 @@ from elasticc_tutorial.localtom.http import CAPACITY_ENV
 from elasticc_tutorial.tom import TomClient, TomError
 
 pytestmark = pytest.mark.slow
-
-FEATURES = [
-    "anderson_darling_normal",
-    "inter_percentile_range_5",
-    "chi2",
-    "stetson_K",
-    "weighted_mean",
-    "duration",
-    "otsu_mean_diff",
-    "otsu_std_lower",
-    "otsu_std_upper",
-    "otsu_lower_to_all_ratio",
-    "linear_fit_slope",
-    "linear_fit_slope_sigma",
-    "linear_fit_reduced_chi2",
-]
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +113,7 @@ def test_ppdb_object_of_source_includes_the_source_and_nothing_later(client):  #
 
 def test_ltcv_features_of_an_object_and_up_to_a_source(client):  # noqa: F811
     feats = client.ltcv_features(1001, include_ltcv=True)
-    assert list(feats) == [*FEATURES, "lightcurve"]  # no "status" key
+    assert list(feats) == [*LTCV_FEATURES, "lightcurve"]  # no "status" key
     lc = feats["lightcurve"]
     pts = sorted((point(1001, k) for k in range(NPOINT)), key=lambda p: p["mjd"])
     assert lc["mjd"] == pytest.approx([p["mjd"] for p in pts])

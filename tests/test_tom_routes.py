@@ -19,10 +19,11 @@ import requests
 from test_tom import (
     CLASSIFIER,
     DETECTED,
+    LTCV_FEATURES,
     NPOINT,
     OBJECTS,
     add_user,
-    load_fixture_rows,
+    fixture_tom_db,
     login_by_hand,
     point,
 )
@@ -37,13 +38,7 @@ BROKER_PASSWORD_SUFFIX = "-apibroker"
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("routes")
-    with pg.embedded_server(root / "tomdb") as url:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CREATE DATABASE tom_desc")
-        with psycopg.connect(url.replace("/postgres?", "/tom_desc?")) as conn:
-            load_fixture_rows(conn)
-    return root
+    return fixture_tom_db(tmp_path_factory.mktemp("routes"))
 
 
 @pytest.fixture(scope="module")
@@ -395,27 +390,11 @@ def test_getalert_shape(user, tom):
 
 # ---------------------------------------------------------------------- §3.3 ltcvfeatures
 
-FEATURES = [
-    "anderson_darling_normal",
-    "inter_percentile_range_5",
-    "chi2",
-    "stetson_K",
-    "weighted_mean",
-    "duration",
-    "otsu_mean_diff",
-    "otsu_std_lower",
-    "otsu_std_upper",
-    "otsu_lower_to_all_ratio",
-    "linear_fit_slope",
-    "linear_fit_slope_sigma",
-    "linear_fit_reduced_chi2",
-]
-
 
 def test_ltcvfeatures(user, tom):
     r = post(user, f"{tom.url}/elasticc2/ltcvfeatures", {"objectid": 1001, "includeltcv": 1})
     d = r.json()
-    assert list(d) == [*FEATURES, "lightcurve"]
+    assert list(d) == [*LTCV_FEATURES, "lightcurve"]
     pts = [point(1001, k) for k in range(NPOINT)]
     mjd = np.array([p["mjd"] for p in pts])
     flux = np.array([p["flux"] for p in pts])

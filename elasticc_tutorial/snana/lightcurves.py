@@ -25,9 +25,10 @@ from elasticc_tutorial.errors import SnanaError, SnanaFileNotFoundError
 from elasticc_tutorial.fitstable import FitsFormatError
 from elasticc_tutorial.lightcurves import (
     COLUMNS,
-    FLAG_INPUTS,
     Columns,
+    columns_to_read,
     conform,
+    finish,
     snid_array,
     wanted_columns,
     with_flags,
@@ -51,6 +52,7 @@ from elasticc_tutorial.snana.tree import (
     FilePair,
     PointerError,
     UnknownSnidError,
+    check_snids_found,
     file_pairs,
     phot_path_of,
     select_pairs,
@@ -292,8 +294,7 @@ def _columns_to_read(columns: Columns, first: FilePair, flags: bool) -> list[str
         wanted = wanted_columns(columns, names)
     else:
         wanted = wanted_columns(columns, COLUMNS)
-    read = wanted + [c for c in FLAG_INPUTS if flags and c not in wanted]
-    return read
+    return columns_to_read(wanted, flags)
 
 
 def _read_pairs(
@@ -314,11 +315,7 @@ def _read_pairs(
     if snids is not None:
         found = np.concatenate([p.snid[k] for p, k in zip(ptrs, keeps, strict=True)])
         missing = np.setdiff1d(snids, found)
-        if len(missing):
-            raise UnknownSnidError(
-                f"{where}: no object with SNID {', '.join(map(str, missing[:10]))}"
-                + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else "")
-            )
+        check_snids_found(missing, where)
     read = _columns_to_read(columns, pairs[0], flags)
     out = _Output(ptrs, keeps)
     jobs = [(p, k) for p, k in zip(ptrs, keeps, strict=True)]
@@ -466,5 +463,4 @@ def read_lightcurve(
     frame = acc.frame()
     frame = frame.insert_column(0, pl.Series("SNID", [snid] * frame.height, dtype=pl.Int64))
     frame = rescale(frame, zp_scale(raw.primary, zp))
-    frame = conform(frame)
-    return with_flags(frame) if flags else frame
+    return finish(frame, flags)

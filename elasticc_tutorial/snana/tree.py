@@ -8,6 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from elasticc_tutorial.errors import SnanaError, SnanaFileNotFoundError
 from elasticc_tutorial.lightcurves import resolve
 
@@ -16,6 +18,7 @@ __all__ = [
     "PointerError",
     "UnknownModelError",
     "UnknownSnidError",
+    "check_snids_found",
     "detect_prefix",
     "file_pairs",
     "list_models",
@@ -33,6 +36,15 @@ class UnknownModelError(SnanaError):
 
 class UnknownSnidError(SnanaError):
     """A requested SNID is not in the model's HEAD tables."""
+
+
+def check_snids_found(missing: np.ndarray, where: object) -> None:
+    """Raise :class:`UnknownSnidError` naming (the first ten of) the ``missing`` SNIDs, if any."""
+    if len(missing):
+        raise UnknownSnidError(
+            f"{where}: no object with SNID {', '.join(map(str, missing[:10]))}"
+            + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else "")
+        )
 
 
 class PointerError(SnanaError):

@@ -43,6 +43,33 @@ def _ids(values: int | Iterable[int], what: str) -> list[int]:
     return ids
 
 
+def _one_id(**given: int | None) -> dict[str, int]:
+    """The route body naming the one id given (e.g. ``alertid`` or ``sourceid``), not both or none."""
+    body = {key: int(value) for key, value in given.items() if value is not None}
+    if len(body) != 1:
+        raise ValueError(f"give exactly one of {' or '.join(given)}")
+    return body
+
+
+def _ppdb_view(view: str, doc: str) -> Any:
+    """A :class:`Elasticc2Api` method reading the PPDB REST list view ``elasticc2/<view>/``."""
+
+    def method(
+        self: Elasticc2Api,
+        pk: int | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        page_size: int = 1000,
+    ) -> pl.DataFrame | dict[str, Any]:
+        return self._ppdb(view, pk, limit, offset, page_size)
+
+    method.__name__ = f"ppdb_{view.removeprefix('ppdb')}"
+    method.__qualname__ = f"Elasticc2Api.{method.__name__}"
+    method.__doc__ = doc
+    return method
+
+
 def _returned_ids(out: Any, return_format: int) -> set[int]:
     """The objectids present in an ``ltcv`` answer of each format."""
     if return_format == 2 and isinstance(out, Mapping):
@@ -120,14 +147,7 @@ class Elasticc2Api(SqlApi):
 
     def alert(self, alertid: int | None = None, *, sourceid: int | None = None) -> dict[str, Any]:
         """A reconstructed alert (``elasticc2/getalert``) by ``alertid`` or ``sourceid``."""
-        if (alertid is None) == (sourceid is None):
-            raise ValueError("give exactly one of alertid or sourceid")
-        if alertid is not None:
-            data = {"alertid": int(alertid)}
-        else:
-            assert sourceid is not None  # exactly one of them (checked above)
-            data = {"sourceid": int(sourceid)}
-        return self.query("elasticc2/getalert", data)
+        return self.query("elasticc2/getalert", _one_id(alertid=alertid, sourceid=sourceid))
 
     def ltcv_features(
         self,
@@ -139,14 +159,7 @@ class Elasticc2Api(SqlApi):
     ) -> dict[str, Any]:
         """Light-curve features (``elasticc2/ltcvfeatures``) of an object, or of a source's object up
         to that source; with ``include_ltcv`` also the ``lightcurve`` used."""
-        if (objectid is None) == (sourceid is None):
-            raise ValueError("give exactly one of objectid or sourceid")
-        data: dict[str, Any]
-        if objectid is not None:
-            data = {"objectid": int(objectid)}
-        else:
-            assert sourceid is not None  # exactly one of them (checked above)
-            data = {"sourceid": int(sourceid)}
+        data: dict[str, Any] = _one_id(objectid=objectid, sourceid=sourceid)
         if through_mjd is not None:
             data["through_mjd"] = float(through_mjd)
         if include_ltcv:
@@ -220,41 +233,21 @@ class Elasticc2Api(SqlApi):
                 break
         return pl.DataFrame(rows, infer_schema_length=None)
 
-    def ppdb_diaobject(
-        self,
-        pk: int | None = None,
-        *,
-        limit: int | None = None,
-        offset: int = 0,
-        page_size: int = 1000,
-    ) -> pl.DataFrame | dict[str, Any]:
+    ppdb_diaobject = _ppdb_view(
+        "ppdbdiaobject",
         """``elasticc2/ppdbdiaobject/``: one object as a dict (``pk``), or rows as a polars frame:
         ``limit`` rows from ``offset``, or (``limit=None``) every row, fetched ``page_size`` at a time
         (on the real TOM that is 4 million objects: use SQL instead). The TOM gives no order, so
-        pages may overlap or miss rows while its tables change."""
-        return self._ppdb("ppdbdiaobject", pk, limit, offset, page_size)
-
-    def ppdb_diasource(
-        self,
-        pk: int | None = None,
-        *,
-        limit: int | None = None,
-        offset: int = 0,
-        page_size: int = 1000,
-    ) -> pl.DataFrame | dict[str, Any]:
-        """``elasticc2/ppdbdiasource/`` (see :meth:`ppdb_diaobject`; the object id is ``diaobject``)."""
-        return self._ppdb("ppdbdiasource", pk, limit, offset, page_size)
-
-    def ppdb_diaforcedsource(
-        self,
-        pk: int | None = None,
-        *,
-        limit: int | None = None,
-        offset: int = 0,
-        page_size: int = 1000,
-    ) -> pl.DataFrame | dict[str, Any]:
-        """``elasticc2/ppdbdiaforcedsource/`` (see :meth:`ppdb_diaobject`)."""
-        return self._ppdb("ppdbdiaforcedsource", pk, limit, offset, page_size)
+        pages may overlap or miss rows while its tables change.""",
+    )
+    ppdb_diasource = _ppdb_view(
+        "ppdbdiasource",
+        """``elasticc2/ppdbdiasource/`` (see :meth:`ppdb_diaobject`; the object id is ``diaobject``).""",
+    )
+    ppdb_diaforcedsource = _ppdb_view(
+        "ppdbdiaforcedsource",
+        """``elasticc2/ppdbdiaforcedsource/`` (see :meth:`ppdb_diaobject`).""",
+    )
 
     def ppdb_object_with_sources(self, objectid: int) -> dict[str, Any]:
         """An object with all its ``diasources`` and ``diaforcedsources``

@@ -6,6 +6,8 @@ here each page shows the numbers behind its plots as plain tables.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -24,6 +26,19 @@ def _page(request: HttpRequest, title: str, *, paragraphs=(), links=(), tables=(
         "elasticc2/page.html",
         {"title": title, "paragraphs": paragraphs, "links": links, "tables": tables},
     )
+
+
+def _tables_page(
+    name: str, methods: list[str], title: str, *tables: tuple[str, str]
+) -> Callable[[HttpRequest], HttpResponse]:
+    """A login-only view showing ``tables`` (``(caption, SQL)`` pairs) under ``title``."""
+
+    @tom_view(methods, anonymous="login")
+    def view(request: HttpRequest) -> HttpResponse:
+        return _page(request, title, tables=[_table(caption, query) for caption, query in tables])
+
+    view.__name__ = view.__qualname__ = name
+    return view
 
 
 _LINKS = [
@@ -57,20 +72,17 @@ def main(request: HttpRequest) -> HttpResponse:
     )
 
 
-@tom_view(["GET"], anonymous="login")
-def classifiers(request: HttpRequest) -> HttpResponse:
-    return _page(
-        request,
-        "ELAsTiCC2 broker classifiers",
-        tables=[
-            _table(
-                "Classifiers",
-                "SELECT classifier_id AS id, brokername AS broker, brokerversion AS version, "
-                "classifiername AS classifier, classifierparams AS params "
-                "FROM elasticc2_brokerclassifier ORDER BY classifier_id",
-            )
-        ],
-    )
+classifiers = _tables_page(
+    "classifiers",
+    ["GET"],
+    "ELAsTiCC2 broker classifiers",
+    (
+        "Classifiers",
+        "SELECT classifier_id AS id, brokername AS broker, brokerversion AS version, "
+        "classifiername AS classifier, classifierparams AS params "
+        "FROM elasticc2_brokerclassifier ORDER BY classifier_id",
+    ),
+)
 
 
 @tom_view(["GET", "POST"], anonymous="403")
@@ -110,81 +122,66 @@ def adminsummary(request: HttpRequest) -> HttpResponse:
     )
 
 
-@tom_view(["GET", "POST"], anonymous="login")
-def alertstreamhists(request: HttpRequest) -> HttpResponse:
-    return _page(
-        request,
-        "ELAsTiCC2 alert stream",
-        tables=[
-            _table(
-                "Alerts sent per day (by ISO week)",
-                "SELECT to_char(alertsenttimestamp, 'IYYY-IW') AS week, "
-                "alertsenttimestamp::date AS day, count(*) AS alerts FROM elasticc2_ppdbalert "
-                "WHERE alertsenttimestamp IS NOT NULL GROUP BY 1, 2 ORDER BY 2",
-            ),
-            _table(
-                "Stream status",
-                "SELECT max(alertsenttimestamp) AS last_alert_sent, "
-                "count(*) FILTER (WHERE alertsenttimestamp IS NULL) AS alerts_unsent "
-                "FROM elasticc2_ppdbalert",
-            ),
-        ],
-    )
+alertstreamhists = _tables_page(
+    "alertstreamhists",
+    ["GET", "POST"],
+    "ELAsTiCC2 alert stream",
+    (
+        "Alerts sent per day (by ISO week)",
+        "SELECT to_char(alertsenttimestamp, 'IYYY-IW') AS week, "
+        "alertsenttimestamp::date AS day, count(*) AS alerts FROM elasticc2_ppdbalert "
+        "WHERE alertsenttimestamp IS NOT NULL GROUP BY 1, 2 ORDER BY 2",
+    ),
+    (
+        "Stream status",
+        "SELECT max(alertsenttimestamp) AS last_alert_sent, "
+        "count(*) FILTER (WHERE alertsenttimestamp IS NULL) AS alerts_unsent "
+        "FROM elasticc2_ppdbalert",
+    ),
+)
 
+brokertimedelays = _tables_page(
+    "brokertimedelays",
+    ["GET", "POST"],
+    "ELAsTiCC2 broker time delays",
+    (
+        "Delay from alert publication to DESC ingestion (seconds)",
+        "SELECT c.classifier_id, c.brokername, c.classifiername, count(*) AS messages, "
+        "percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY extract(epoch "
+        "FROM m.descingesttimestamp - m.elasticcpublishtimestamp)) AS p10_p50_p90 "
+        "FROM elasticc2_brokermessage m JOIN elasticc2_brokerclassifier c "
+        "USING (classifier_id) GROUP BY 1, 2, 3 ORDER BY 1",
+    ),
+)
 
-@tom_view(["GET", "POST"], anonymous="login")
-def brokertimedelays(request: HttpRequest) -> HttpResponse:
-    return _page(
-        request,
-        "ELAsTiCC2 broker time delays",
-        tables=[
-            _table(
-                "Delay from alert publication to DESC ingestion (seconds)",
-                "SELECT c.classifier_id, c.brokername, c.classifiername, count(*) AS messages, "
-                "percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY extract(epoch "
-                "FROM m.descingesttimestamp - m.elasticcpublishtimestamp)) AS p10_p50_p90 "
-                "FROM elasticc2_brokermessage m JOIN elasticc2_brokerclassifier c "
-                "USING (classifier_id) GROUP BY 1, 2, 3 ORDER BY 1",
-            )
-        ],
-    )
+brokercompleteness = _tables_page(
+    "brokercompleteness",
+    ["GET", "POST"],
+    "ELAsTiCC2 broker completeness",
+    (
+        "Sent alerts classified, per classifier and ISO week",
+        "WITH sent AS (SELECT alert_id, to_char(alertsenttimestamp, 'IYYY-IW') AS week "
+        "FROM elasticc2_ppdbalert WHERE alertsenttimestamp IS NOT NULL), "
+        "n AS (SELECT week, count(*) AS alerts FROM sent GROUP BY week) "
+        "SELECT m.classifier_id, s.week, count(DISTINCT m.alert_id) AS classified, "
+        "n.alerts, round(count(DISTINCT m.alert_id)::numeric / n.alerts, 3) AS fraction "
+        "FROM elasticc2_brokermessage m JOIN sent s USING (alert_id) JOIN n USING (week) "
+        "GROUP BY m.classifier_id, s.week, n.alerts ORDER BY 1, 2",
+    ),
+)
 
-
-@tom_view(["GET", "POST"], anonymous="login")
-def brokercompleteness(request: HttpRequest) -> HttpResponse:
-    return _page(
-        request,
-        "ELAsTiCC2 broker completeness",
-        tables=[
-            _table(
-                "Sent alerts classified, per classifier and ISO week",
-                "WITH sent AS (SELECT alert_id, to_char(alertsenttimestamp, 'IYYY-IW') AS week "
-                "FROM elasticc2_ppdbalert WHERE alertsenttimestamp IS NOT NULL), "
-                "n AS (SELECT week, count(*) AS alerts FROM sent GROUP BY week) "
-                "SELECT m.classifier_id, s.week, count(DISTINCT m.alert_id) AS classified, "
-                "n.alerts, round(count(DISTINCT m.alert_id)::numeric / n.alerts, 3) AS fraction "
-                "FROM elasticc2_brokermessage m JOIN sent s USING (alert_id) JOIN n USING (week) "
-                "GROUP BY m.classifier_id, s.week, n.alerts ORDER BY 1, 2",
-            )
-        ],
-    )
-
-
-@tom_view(["GET", "POST"], anonymous="login")
-def confmatrixlatest(request: HttpRequest) -> HttpResponse:
-    return _page(
-        request,
-        "ELAsTiCC2 confusion matrices (latest classification per object)",
-        tables=[
-            _table(
-                "Objects by classifier, true class and most probable class",
-                "SELECT dc.classifier_id, g.classid AS true_classid, "
-                "dc.latestclass1id AS predicted_classid, count(*) AS objects "
-                "FROM elasticc2_diaobjectclassification dc "
-                "JOIN elasticc2_diaobjectinfo i ON i._id = dc.diaobject_id "
-                "JOIN elasticc2_diaobjecttruth t ON t.diaobject_id = i.diaobject_id "
-                "LEFT JOIN elasticc2_gentypeofclassid g ON g.gentype = t.gentype "
-                "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-            )
-        ],
-    )
+confmatrixlatest = _tables_page(
+    "confmatrixlatest",
+    ["GET", "POST"],
+    "ELAsTiCC2 confusion matrices (latest classification per object)",
+    (
+        "Objects by classifier, true class and most probable class",
+        "SELECT dc.classifier_id, g.classid AS true_classid, "
+        "dc.latestclass1id AS predicted_classid, count(*) AS objects "
+        "FROM elasticc2_diaobjectclassification dc "
+        "JOIN elasticc2_diaobjectinfo i ON i._id = dc.diaobject_id "
+        "JOIN elasticc2_diaobjecttruth t ON t.diaobject_id = i.diaobject_id "
+        "LEFT JOIN elasticc2_gentypeofclassid g ON g.gentype = t.gentype "
+        "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+    ),
+)
