@@ -104,6 +104,8 @@ def read_ready(proc: subprocess.Popen, timeout: float = 180.0) -> str:
     """The rest of the child's ``READY ...`` line (fails with its stderr if it dies first)."""
     assert proc.stdout is not None
     line = proc.stdout.readline()
+    while line.startswith("TOM: "):  # tom.connect() names the TOM it uses in one line first
+        line = proc.stdout.readline()
     if not line.startswith("READY"):
         proc.kill()
         _, err = proc.communicate(timeout=timeout)

@@ -138,8 +138,9 @@ def test_a_killed_tom_blocks_neither_stop_nor_the_next_start(sample):
 START_TOM = """
 import sys, time
 from elasticc_tutorial import tom
+from elasticc_tutorial.tom import connection
 client = tom.connect(sample_dir=sys.argv[1], quiet=True)
-print("READY", tom._LOCAL._proc.pid, tom._LOCAL.log_path, flush=True)
+print("READY", connection._LOCAL._proc.pid, connection._LOCAL.log_path, flush=True)
 if sys.argv[2] != "normal":
     time.sleep(600)  # until the test's signal
 """
