@@ -184,6 +184,12 @@ class LocalTom:
                 proc.wait()
         if proc is not None and proc.stdout:
             proc.stdout.close()
+        if proc is not None and not os.environ.get(KEEP_LOG_ENV):
+            # The server removes its scratch directory (query results) as it exits; one that had
+            # to be killed cannot, so its owner does it now that the server is gone.
+            from elasticc_tutorial.rundir import RUN_PREFIX, remove_stale
+
+            remove_stale(tempfile.gettempdir(), RUN_PREFIX)
         if self._log:
             self._log.close()
             if not os.environ.get(KEEP_LOG_ENV):
