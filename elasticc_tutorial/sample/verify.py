@@ -45,15 +45,19 @@ def _load(root: Path) -> tuple[dict[str, str], dict[str, int]]:
     return files, sizes
 
 
-#: What the local TOM creates and changes in a sample while it serves it.
-_NOT_COVERED = ("tomdb", "tomdb-credentials", _MANIFEST)
+#: What the local TOM creates and changes in a sample while it serves it (the cluster, and the
+#: password files of its accounts: ``tomdb-credentials``, ``tomdb-credentials-apibroker``).
+_NOT_COVERED = ("tomdb", _MANIFEST)
+_NOT_COVERED_PREFIX = "tomdb-credentials"
 
 
 def _on_disk(root: Path) -> set[str]:
     return {
         p.relative_to(root).as_posix()
         for p in root.rglob("*")
-        if p.is_file() and p.relative_to(root).parts[0] not in _NOT_COVERED
+        if p.is_file()
+        and p.relative_to(root).parts[0] not in _NOT_COVERED
+        and not p.relative_to(root).parts[0].startswith(_NOT_COVERED_PREFIX)
     }
 
 
