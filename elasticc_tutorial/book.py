@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -342,6 +343,21 @@ def _private_jupyter_runtime(env: dict[str, str]) -> Iterator[None]:
             os.environ["JUPYTER_RUNTIME_DIR"] = old
 
 
+_LOCAL_PORT = re.compile(r"(127\.0\.0\.1|localhost):\d{2,5}")
+
+
+def _normalise_ports(nb) -> None:
+    """Stored outputs show the local TOM's random port as ``<port>``: it differs on every run and
+    machine, so a published page must not show it (book/sanitize.cfg maps both forms for nbval)."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = _LOCAL_PORT.sub(r"\1:<port>", out["text"])
+            for key, value in out.get("data", {}).items():
+                if key.startswith("text/") and isinstance(value, str):
+                    out["data"][key] = _LOCAL_PORT.sub(r"\1:<port>", value)
+
+
 def execute_notebook(
     path: Path, *, timeout: int = 600, env: Mapping[str, str] | None = None
 ) -> None:
@@ -377,6 +393,7 @@ def execute_notebook(
             client.execute(env=kernel_env)
     except (CellExecutionError, CellTimeoutError) as exc:
         raise BookError(f"{path}: a cell failed, notebook left unchanged:\n{exc}") from exc
+    _normalise_ports(nb)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

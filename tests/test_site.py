@@ -179,7 +179,7 @@ _LAYOUT_PROBLEMS_JS = r"""
   // 3. code may scroll only when a line holds a token too long to break
   const canvas = document.createElement('canvas').getContext('2d');
   for (const pre of article.querySelectorAll('.cell_input pre')) {
-    if (pre.scrollWidth <= pre.clientWidth + 1) continue;
+    if (pre.clientWidth === 0 || pre.scrollWidth <= pre.clientWidth + 1) continue;  // folded: not shown
     const style = getComputedStyle(pre);
     canvas.font = `${style.fontSize} ${style.fontFamily}`;
     const longest = Math.max(...pre.innerText.split(/\s+/).map(tok => canvas.measureText(tok).width));
