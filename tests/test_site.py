@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import posixpath
 import re
 import struct
 import threading
@@ -179,7 +180,8 @@ _LAYOUT_PROBLEMS_JS = r"""
   // 3. code may scroll only when a line holds a token too long to break
   const canvas = document.createElement('canvas').getContext('2d');
   for (const pre of article.querySelectorAll('.cell_input pre')) {
-    if (pre.clientWidth === 0 || pre.scrollWidth <= pre.clientWidth + 1) continue;  // folded: not shown
+    // folded (hidden) code has no rendered text and cannot scroll anything
+    if (!pre.innerText.trim() || pre.scrollWidth <= pre.clientWidth + 1) continue;
     const style = getComputedStyle(pre);
     canvas.font = `${style.fontSize} ${style.fontFamily}`;
     const longest = Math.max(...pre.innerText.split(/\s+/).map(tok => canvas.measureText(tok).width));
@@ -264,4 +266,5 @@ def test_every_chapter_launches_on_binder_and_nersc_jupyterhub(site):
         query = parse_qs(url.query)
         assert url.path == "/hub/user-redirect/git-pull", hub[0]
         assert query["repo"] == [repo_url] and query["branch"] == [branch], hub[0]
-        assert query["urlpath"][0].endswith(f"{org_repo.split('/')[1]}/{rel}"), hub[0]
+        urlpath = posixpath.normpath(query["urlpath"][0])  # path_to_book "." gives ".../."
+        assert urlpath.endswith(f"{org_repo.split('/')[1]}/{rel}"), hub[0]
