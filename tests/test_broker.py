@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import io
 import tarfile
+import threading
+import time
 
 import fastavro
 import numpy as np
 import polars as pl
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sklearn.tree import DecisionTreeClassifier
 
 from elasticc_tutorial import alerts, broker, pg, snana, taxonomy
@@ -244,6 +247,34 @@ def test_scratch_copy_is_dropped(sample):
     with pg.embedded_server(sample / "tomdb") as url, psycopg.connect(url) as conn:
         names = {r[0] for r in conn.execute("SELECT datname FROM pg_database").fetchall()}
     assert name not in names and "tom_desc" in names
+
+
+def test_scratch_copy_waits_for_a_stopping_tom_and_names_one_that_stays(sample, monkeypatch):
+    """A TOM that is shutting down (the previous notebook's) still holds tom_desc for a moment:
+    the copy waits for it; a session that stays connected gets an error saying what to do."""
+    from elasticc_tutorial.broker import scratch
+    from elasticc_tutorial.errors import SampleError
+
+    with pg.embedded_server(sample / "tomdb") as url:
+        params = conninfo_to_dict(url)
+        params["dbname"] = "tom_desc"
+        holder = psycopg.connect(make_conninfo("", **params))
+        timer = threading.Timer(1.5, holder.close)
+        timer.start()
+        try:
+            started = time.monotonic()
+            with broker.scratch_tom(sample) as server:
+                assert server.url.startswith("http://127.0.0.1:")
+            assert time.monotonic() - started >= 1.0  # it did have to wait
+        finally:
+            timer.join()
+        monkeypatch.setattr(scratch, "COPY_WAIT_SECONDS", 1.0)
+        with (
+            psycopg.connect(make_conninfo("", **params)),
+            pytest.raises(SampleError, match=r"1 other session\(s\) stayed connected"),
+            broker.scratch_tom(sample),
+        ):
+            pass
 
 
 def test_round_trip_through_the_local_tom(tom, model, stream):

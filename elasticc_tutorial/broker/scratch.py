@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,10 @@ from elasticc_tutorial.localtom import LocalTom
 __all__ = ["scratch_tom"]
 
 SOURCE_DB = "tom_desc"
+#: How long to wait for other sessions to leave the source database. A local TOM that is stopping
+#: (e.g. the previous notebook's, whose kernel just ended) closes its connections within a second or
+#: two; one that is still serving never does.
+COPY_WAIT_SECONDS = 20.0
 
 
 @contextlib.contextmanager
@@ -52,22 +57,7 @@ def scratch_tom(sample_dir: str | os.PathLike[str]) -> Iterator[LocalTom]:
             warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
             url = stack.enter_context(pg.embedded_server(pgdata))
         with psycopg.connect(url, autocommit=True) as admin:
-            try:
-                admin.execute(
-                    sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                        sql.Identifier(name), sql.Identifier(SOURCE_DB)
-                    )
-                )
-            except psycopg.errors.ObjectInUse:
-                raise SampleError(
-                    f"cannot copy database {SOURCE_DB} of {pgdata}: another session is connected "
-                    "to it; stop other local TOMs on this sample (a kernel's tom.connect() keeps "
-                    "one running) and retry"
-                ) from None
-            except psycopg.errors.InvalidCatalogName:
-                raise SampleError(
-                    f"{pgdata} has no database {SOURCE_DB}; rebuild the sample"
-                ) from None
+            _copy_database(admin, name, pgdata)
         try:
             params = conninfo_to_dict(url)
             params["dbname"] = name
@@ -78,3 +68,32 @@ def scratch_tom(sample_dir: str | os.PathLike[str]) -> Iterator[LocalTom]:
                 admin.execute(
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
                 )
+
+
+def _copy_database(admin: psycopg.Connection, name: str, pgdata: Path) -> None:
+    """``CREATE DATABASE name TEMPLATE tom_desc``, waiting up to :data:`COPY_WAIT_SECONDS` for
+    other sessions to leave ``tom_desc`` (PostgreSQL copies a database only while nobody uses it)."""
+    deadline = time.monotonic() + COPY_WAIT_SECONDS
+    while True:
+        try:
+            admin.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(SOURCE_DB)
+                )
+            )
+            return
+        except psycopg.errors.InvalidCatalogName:
+            raise SampleError(f"{pgdata} has no database {SOURCE_DB}; rebuild the sample") from None
+        except psycopg.errors.ObjectInUse:
+            if time.monotonic() < deadline:
+                time.sleep(0.5)
+                continue
+            others = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (SOURCE_DB,)
+            ).fetchone()
+            raise SampleError(
+                f"cannot copy database {SOURCE_DB} of {pgdata}: {others[0] if others else 'some'} "
+                f"other session(s) stayed connected to it for {COPY_WAIT_SECONDS:.0f} s; stop "
+                "other local TOMs on this sample (a kernel's tom.connect() keeps one running) "
+                "and retry"
+            ) from None

@@ -169,7 +169,8 @@ def setup_roles(admin_conninfo: str) -> None:
         db = sql.Identifier(dbname)
         conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(db, group))
         conn.execute(sql.SQL("REVOKE CREATE ON DATABASE {} FROM {}").format(db, group))
-        if conn.execute(_PUBLIC_MAY_CREATE).fetchone()[0]:
+        public_may_create = conn.execute(_PUBLIC_MAY_CREATE).fetchone()
+        if public_may_create is not None and public_may_create[0]:
             # PostgreSQL < 15 lets everyone create in public; left as the database has it, and
             # harmless here: every request of the SQL roles is rolled back
             log.warning("PUBLIC may CREATE in schema public of %s (left as it is)", dbname)

@@ -482,7 +482,7 @@ def load(
     if unknown:
         raise ValueError(f"unknown table(s) {unknown}; expected some of {list(COLUMNS)}")
     frames = dict(frames)
-    if training is not None:
+    if training:  # None or an empty training set: the training tables stay empty
         clash = [t for t in TRAINING_TABLES.values() if t in frames]
         if clash:
             raise ValueError(f"training= and frames both give {clash}; give one of them")
