@@ -14,6 +14,7 @@ import pytest
 from elasticc_tutorial import metrics, scale, taxonomy
 from elasticc_tutorial.sample import scaling_table
 from elasticc_tutorial.tom import connect
+from elasticc_tutorial.tom.connection import stop_local_tom
 
 QUERY = """SELECT m.brokermessage_id, m.classifier_id, m.diasource_id, s.diaobject_id, s.midpointtai,
                   t.gentype, t.peakmjd, m.descingesttimestamp, m.classid, m.probability
@@ -24,7 +25,10 @@ QUERY = """SELECT m.brokermessage_id, m.classifier_id, m.diasource_id, s.diaobje
 
 @pytest.fixture(scope="module")
 def tom():
-    return connect(quiet=True)
+    # the TOM connect() starts lives as long as this Python process would; stop it with the
+    # module, so later tests (lab's lifecycle) find the sample's PostgreSQL unused
+    yield connect(quiet=True)
+    stop_local_tom()
 
 
 @pytest.fixture(scope="module")

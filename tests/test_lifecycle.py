@@ -179,6 +179,10 @@ def test_lab_stops_jupyter_the_tom_and_postgres_on_a_signal(tmp_path, sig):
     from elasticc_tutorial import book
 
     sample = book.ensure_sample()
+    # lab shares the sample's PostgreSQL with any other user of it; this test can only see it stop
+    # if nothing else (e.g. a TOM an earlier test left running in this process) still uses it
+    pidfile = sample / "tomdb" / "postmaster.pid"
+    assert not pidfile.exists(), f"the sample's PostgreSQL is already running ({pidfile})"
     port, token = free_port(), "elasticc-lifecycle-token"
     env = child_env(JUPYTER_NO_CONFIG="1", JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
     env["DESC_TOM_URL"] = "local"

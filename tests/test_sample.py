@@ -398,27 +398,28 @@ def test_the_real_model_directories_with_their_gentypes(snana_root):
             assert set(truth["GENTYPE"]) == {MODEL_GENTYPES[model]}
 
 
-def _astropy_counts(head_path: Path, *, snids: bool) -> tuple[list[int] | int, int]:
-    """With astropy alone: the SNIDs of a HEAD file (or, without ``snids``, just its row count
-    from the header) and the row count of its PHOT file."""
-    with fits.open(head_path) as hh:
-        photfile = hh[0].header["PHOTFILE"]
-        if snids:
-            objects = [int(s) for s in hh["Header"].data["SNID"]]
-        else:
-            objects = hh["Header"].header["NAXIS2"]
-    rows = fits.getheader(head_path.with_name(f"{photfile}.gz"), "Photometry")["NAXIS2"]
+def _fitsio_counts(head_path: Path) -> tuple[list[int], int]:
+    """With fitsio (cfitsio) alone: the SNIDs of a HEAD file and the row count of its PHOT file
+    (an oracle independent of the package's reader, and 3x faster than astropy here)."""
+    import fitsio
+
+    with fitsio.FITS(str(head_path)) as hh:
+        photfile = hh[0].read_header()["PHOTFILE"]
+        objects = [int(s) for s in hh["Header"].read_column("SNID")]
+    with fitsio.FITS(str(head_path.with_name(f"{photfile}.gz"))) as ph:
+        rows = ph["Photometry"].read_header()["NAXIS2"]
     return objects, rows
 
 
 @pytest.mark.slow
 def test_a_loop_over_the_40_file_numbers_reads_every_model(snana_root):
     """The way lib_elasticc2 and the notebooks read a model: ``for n in range(1, 41)``, with the
-    package's reader and with astropy (SNIDs in the test set; object and row counts in the
-    training set, where decoding every 170-column HEAD table again would double the time)."""
-    for tree, prefix, which in (
-        ("ELASTICC2", FINAL_PREFIX, 0),
-        ("ELASTICC2_TRAINING_SAMPLE_2", TRAIN_PREFIX, 1),
+    package's reader; cfitsio checks each file's SNIDs and PHOT row count (every file of the test
+    set; the first, a middle and the last file of each training model, which the writer makes by
+    the same code)."""
+    for tree, prefix, which, oracle_files in (
+        ("ELASTICC2", FINAL_PREFIX, 0, range(1, 41)),
+        ("ELASTICC2_TRAINING_SAMPLE_2", TRAIN_PREFIX, 1, (1, 20, 40)),
     ):
         root = snana_root / tree
         for model in MODELS:
@@ -431,16 +432,12 @@ def test_a_loop_over_the_40_file_numbers_reads_every_model(snana_root):
             seen = []
             for n in range(1, 41):
                 head = snana.read_head(root, model, file_num=n, columns=["SNID", "NOBS"])
-                objects, rows = _astropy_counts(
-                    directory / f"{names[n - 1]}_HEAD.FITS.gz", snids=which == 0
-                )
                 assert head.height >= 1, (model, n)
-                if which == 0:
+                if n in oracle_files:
+                    objects, rows = _fitsio_counts(directory / f"{names[n - 1]}_HEAD.FITS.gz")
                     assert head["SNID"].to_list() == objects
-                else:
-                    assert head.height == objects
-                # the light curves plus one separator row each
-                assert rows == head["NOBS"].sum() + head.height
+                    # the light curves plus one separator row each
+                    assert rows == head["NOBS"].sum() + head.height
                 seen += head["SNID"].to_list()
             # every object once, and the DUMP lists exactly these objects
             assert len(seen) == len(set(seen)) == COUNTS[model][which]

@@ -52,14 +52,35 @@ class PointerError(SnanaError):
     separator row, overlapping another object's rows, or disagreeing with NOBS."""
 
 
-def _model_dirs(root: Path) -> list[Path]:
+#: Model directories per tree, keyed by the tree and its subdirectories' modification times: a
+#: loop over a model's 40 files asks for them 40 times, and scanning every directory each time
+#: (a network file system at NERSC) cost more than reading a small HEAD file. Adding or removing a
+#: directory, or files in one, changes a key.
+_MODEL_DIRS: dict[tuple, tuple[list[Path], dict[Path, str]]] = {}
+
+
+def _scan(root: Path) -> tuple[list[Path], dict[Path, str]]:
+    """The model directories of ``root`` (sorted) and, for each, its first HEAD file's name."""
     if not root.is_dir():
         raise SnanaFileNotFoundError(f"SNANA tree not found (expected a directory): {root}")
-    return sorted(
-        d
-        for d in root.iterdir()
-        if d.is_dir() and any(HEAD_FILE_RE.match(f.name) for f in os.scandir(d))
-    )
+    with os.scandir(root) as it:
+        subdirs = sorted((e.name, e.stat().st_mtime_ns) for e in it if e.is_dir())
+    key = (str(root), root.stat().st_mtime_ns, tuple(subdirs))
+    if key not in _MODEL_DIRS:
+        heads = {}
+        for name, _ in subdirs:
+            d = root / name
+            head = next((f.name for f in os.scandir(d) if HEAD_FILE_RE.match(f.name)), None)
+            if head is not None:
+                heads[d] = head
+        if len(_MODEL_DIRS) > 64:
+            _MODEL_DIRS.clear()
+        _MODEL_DIRS[key] = (sorted(heads), heads)
+    return _MODEL_DIRS[key]
+
+
+def _model_dirs(root: Path) -> list[Path]:
+    return list(_scan(root)[0])
 
 
 def _common_prefix(names: Iterable[str]) -> str:
@@ -67,10 +88,9 @@ def _common_prefix(names: Iterable[str]) -> str:
     return prefix[: prefix.rfind("_") + 1]
 
 
-def _dir_prefix(d: Path) -> str:
+def _dir_prefix(d: Path, head: str) -> str:
     # The HEAD files are named after the generic "NONIaMODEL0", not after the model, so the
     # directory name and a HEAD file name share exactly the prefix.
-    head = next(f.name for f in os.scandir(d) if HEAD_FILE_RE.match(f.name))
     return _common_prefix([d.name, head])
 
 
@@ -80,8 +100,7 @@ def detect_prefix(root: str | os.PathLike[str]) -> str:
     Raises SnanaError if the tree holds no model directories or several prefixes.
     """
     root = Path(resolve(root, "snana"))
-    dirs = _model_dirs(root)
-    prefixes = sorted({_dir_prefix(d) for d in dirs})
+    prefixes = sorted({_dir_prefix(d, head) for d, head in _scan(root)[1].items()})
     if not prefixes or prefixes == [""]:
         raise SnanaError(
             f"{root}: no SNANA model directories (<prefix><model>/ with *_HEAD.FITS[.gz] files)"
@@ -99,10 +118,10 @@ def list_models(root: str | os.PathLike[str], prefix: str | None = None) -> list
 def _models(root: Path, prefix: str | None) -> dict[str, Path]:
     if prefix is None:
         prefix = detect_prefix(root)
-    dirs = _model_dirs(root)
+    dirs, heads = _scan(root)
     models = {d.name[len(prefix) :]: d for d in dirs if d.name.startswith(prefix)}
     if not models:
-        found = sorted({_dir_prefix(d) for d in dirs})
+        found = sorted({_dir_prefix(d, head) for d, head in heads.items()})
         raise SnanaError(
             f"{root}: no model directories with prefix {prefix!r} (prefixes found: {found or 'none'})"
         )
