@@ -19,6 +19,34 @@ os.environ.setdefault("PYTHONHASHSEED", "0")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+#: Test files that use the default sample's PostgreSQL (a TOM on it, or `lab`) besides the notebooks.
+#: Single tests elsewhere say so with ``@pytest.mark.default_sample``.
+DEFAULT_SAMPLE_FILES = {
+    "test_book.py",
+    "test_figures_01_02.py",
+    "test_figures_03_05.py",
+    "test_figures_06_07.py",
+    "test_figures_08_10.py",
+    "test_teaching.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``--dist loadgroup``) each test file goes whole to one worker, and all
+    that uses the default sample's PostgreSQL goes to the same one, in collection order: chapter
+    10 copies the sample's database, which PostgreSQL allows only while nobody else is connected,
+    and the lifecycle test of `lab` checks that the server stops."""
+    import pytest
+
+    for item in items:
+        shared = (
+            item.path.suffix == ".ipynb"
+            or item.path.name in DEFAULT_SAMPLE_FILES
+            or item.get_closest_marker("default_sample") is not None
+        )
+        item.add_marker(pytest.mark.xdist_group("default-sample" if shared else item.path.name))
+
+
 def pytest_collection_finish(session):
     """Build the offline sample before the first notebook runs, if a collected notebook needs it
     (its metadata ``elasticc_tutorial.requires``; see ``book.notebook_requires``).

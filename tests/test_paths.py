@@ -344,3 +344,39 @@ def test_where_reports_a_broken_tom_setting(tmp_path, monkeypatch, capsys, no_bu
 def test_where_cli_reports_bad_input_as_error(tmp_path, capsys):
     assert cli.main(["where", "--no-build", "--snana", str(tmp_path / "x")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_second_builder_waits_for_the_first(tmp_path):
+    """Two processes that want the sample at once (lab and a kernel) must not both build it: the
+    second blocks on the build lock until the first is done, then finds the sample complete."""
+    import subprocess
+    import sys
+    import time
+
+    from elasticc_tutorial.paths.sample import _build_lock
+
+    sdir = tmp_path / "sample"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path\n"
+            "from elasticc_tutorial.paths.sample import _build_lock\n"
+            "with _build_lock(Path(sys.argv[1])):\n"
+            "    print('locked', flush=True); time.sleep(1.5)\n",
+            str(sdir),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        with _build_lock(sdir):
+            waited = time.monotonic() - started
+        assert waited > 1.0  # the holder kept it for 1.5 s after saying so
+        mode = (tmp_path / ".sample.lock").stat().st_mode & 0o777
+        assert mode == 0o600
+    finally:
+        holder.kill()
+        holder.wait()

@@ -390,7 +390,6 @@ def test_several_prefixes_need_choice(tmp_path):
     assert snana.list_models(tmp_path, prefix="OTHER_TRAIN_02_") == ["Toy"]
 
 
-
 def test_tree_changes_are_seen_by_the_next_call(tmp_path):
     """The tree's layout is remembered between calls (a 40-file loop), but never past a change."""
     _write_pair(tmp_path)
@@ -405,6 +404,7 @@ def test_tree_changes_are_seen_by_the_next_call(tmp_path):
     shutil.rmtree(tmp_path / "TEST_FINAL_Toy")
     with pytest.raises(snana.SnanaError, match="no SNANA model directories"):
         snana.list_models(tmp_path)
+
 
 def test_truncated_gzip(tmp_path):
     model_dir = _write_pair(tmp_path)

@@ -3,9 +3,13 @@ which code made it, and building it on first use (by :func:`elasticc_tutorial.sa
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from elasticc_tutorial.errors import LocateError
@@ -51,14 +55,35 @@ def _read_manifest(root: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def generator_fingerprint() -> str:
+    """sha256 over the source of everything that decides a sample's content (the simulator, the
+    writers, the schemas, the taxonomy and the photometry constants).
+
+    Stored in MANIFEST.json: a sample whose fingerprint differs from the installed code's is
+    outdated, and :func:`elasticc_tutorial.paths.locate` rebuilds it (notebook outputs would not
+    match it otherwise). It lives here, not in :mod:`elasticc_tutorial.sample`, because every
+    ``locate()`` asks for it and importing the simulator costs seconds.
+    """
+    pkg = Path(__file__).resolve().parents[1]  # elasticc_tutorial/
+    sources = [
+        *sorted((pkg / "sample").glob("*.py")),
+        *sorted((pkg / "schema").glob("*.avsc")),
+        pkg / "taxonomy.py",
+        pkg / "photometry.py",
+        pkg / "pg" / "cluster.py",  # makes tomdb/: a cluster of another PostgreSQL cannot be opened
+    ]
+    h = hashlib.sha256()
+    for path in sources:
+        h.update(path.relative_to(pkg).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def is_outdated_sample(root: Path) -> bool:
     """A complete sample made by other simulator code than the installed one (its MANIFEST's
     ``generator`` fingerprint differs), so its content no longer matches the book's outputs."""
     manifest = _read_manifest(root)
     if manifest is None:
         return False
-    from elasticc_tutorial.sample.build import generator_fingerprint
-
     return manifest.get("generator") != generator_fingerprint()
 
 
@@ -76,23 +101,36 @@ def sample_location(*, build: bool, progress: bool, notes: list[str]) -> tuple[P
     when outdated) first when ``build``; otherwise a note in ``notes`` says what to run."""
     sdir = sample_dir()
     sdetail = f"${SAMPLE_ENV}" if os.environ.get(SAMPLE_ENV) else "user cache dir"
-    if is_outdated_sample(sdir):
-        if build:
-            _build_sample(sdir, progress=progress, rebuild=True)
-        else:
+    if is_outdated_sample(sdir) or not is_complete_sample(sdir):
+        if not build:
             notes.append(
                 f"the sample in {sdir} was made by an older version of the simulator; "
                 "run `elasticc-tutorial where` to rebuild it"
+                if is_outdated_sample(sdir)
+                else f"the sample in {sdir} is not built (build=False); run `elasticc-tutorial "
+                "where` to build it"
             )
-    elif not is_complete_sample(sdir):
-        if build:
-            _build_sample(sdir, progress=progress)
-        else:
-            notes.append(
-                f"the sample in {sdir} is not built (build=False); run `elasticc-tutorial where` to "
-                "build it"
-            )
+            return sdir, sdetail
+        # Several processes may want it at once (lab and a kernel, or two kernels at a live
+        # session): one builds, the others wait for it and then find it complete.
+        with _build_lock(sdir):
+            if is_outdated_sample(sdir):
+                _build_sample(sdir, progress=progress, rebuild=True)
+            elif not is_complete_sample(sdir):
+                _build_sample(sdir, progress=progress)
     return sdir, sdetail
+
+
+@contextlib.contextmanager
+def _build_lock(sdir: Path) -> Iterator[None]:
+    """An exclusive lock on ``<parent>/.<name>.lock`` (released when the holder exits, however)."""
+    sdir.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(sdir.parent / f".{sdir.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def _build_sample(sdir: Path, *, progress: bool, rebuild: bool = False) -> None:

@@ -24,7 +24,6 @@ Steps (into a temporary directory next to ``out``, renamed into place at the end
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -36,6 +35,7 @@ from tqdm import tqdm
 
 from elasticc_tutorial import __version__
 from elasticc_tutorial.errors import SampleError
+from elasticc_tutorial.paths.sample import generator_fingerprint
 from elasticc_tutorial.rundir import owned_mkdtemp
 from elasticc_tutorial.sample.cadence import MJD_MAX, MJD_MIN
 from elasticc_tutorial.sample.campaign import ModelSample
@@ -96,28 +96,6 @@ def model_counts(objects_per_model: int, *, scale: int | None = None) -> dict[st
     if scale is not None:
         return {m: (scale, max(1, math.ceil(scale * TRAIN_FRACTION))) for m in MODELS}
     return sample_counts(objects_per_model)
-
-
-def generator_fingerprint() -> str:
-    """sha256 over the source of everything that decides a sample's content (the simulator, the
-    writers, the schemas, the taxonomy and the photometry constants).
-
-    Stored in MANIFEST.json: a sample whose fingerprint differs from the installed code's is
-    outdated, and :func:`elasticc_tutorial.paths.locate` rebuilds it (notebook outputs would not
-    match it otherwise).
-    """
-    pkg = Path(__file__).resolve().parents[1]
-    sources = [
-        *sorted((pkg / "sample").glob("*.py")),
-        *sorted((pkg / "schema").glob("*.avsc")),
-        pkg / "taxonomy.py",
-        pkg / "photometry.py",
-        pkg / "pg" / "cluster.py",  # makes tomdb/: a cluster of another PostgreSQL cannot be opened
-    ]
-    h = hashlib.sha256()
-    for path in sources:
-        h.update(path.relative_to(pkg).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()
 
 
 def _manifest(root: Path, params: dict) -> None:
