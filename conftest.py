@@ -7,6 +7,8 @@ Kernels started by nbval inherit this process's environment, so clearing it here
 
 import os
 
+import pytest
+
 from elasticc_tutorial.book import DATA_ENV_VARS, TOM_ENV_VARS
 
 # Real-data locations ($TD, ELASTICC2_*_DIR, NERSC_HOST) would change what paths.locate() reports in the
@@ -31,13 +33,12 @@ DEFAULT_SAMPLE_FILES = {
 }
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (``--dist loadgroup``) each test file goes whole to one worker, and all
     that uses the default sample's PostgreSQL goes to the same one, in collection order: chapter
     10 copies the sample's database, which PostgreSQL allows only while nobody else is connected,
     and the lifecycle test of `lab` checks that the server stops."""
-    import pytest
-
     for item in items:
         shared = (
             item.path.suffix == ".ipynb"

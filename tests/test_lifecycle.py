@@ -353,8 +353,8 @@ def test_tom_serve_stops_cleanly_on_a_signal(sample, tmp_path, sig):
         line = proc.stdout.readline()
         assert line.startswith("local TOM at http://127.0.0.1:"), proc.stderr.read()
         os.kill(proc.pid, sig)
-        proc.communicate(timeout=120)
-        assert proc.returncode == 0
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
     finally:
         if proc.poll() is None:
             proc.kill()

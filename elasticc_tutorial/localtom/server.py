@@ -184,10 +184,12 @@ def serve(
 
         old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
-            log.info("local TOM at %s", url)
-            if on_ready:
-                on_ready(ServerInfo(url, USERNAME, cred, BROKER_USER, broker_cred))
+            # a signal may come as soon as the caller has read the first READY line, i.e. while
+            # on_ready is still writing: that is a clean stop too
             with contextlib.suppress(_Stop):
+                log.info("local TOM at %s", url)
+                if on_ready:
+                    on_ready(ServerInfo(url, USERNAME, cred, BROKER_USER, broker_cred))
                 httpd.run()
         finally:
             for s, h in old.items():
