@@ -7,8 +7,6 @@ Kernels started by nbval inherit this process's environment, so clearing it here
 
 import os
 
-import pytest
-
 from elasticc_tutorial.book import DATA_ENV_VARS, TOM_ENV_VARS
 
 # Real-data locations ($TD, ELASTICC2_*_DIR, NERSC_HOST) would change what paths.locate() reports in the
@@ -21,31 +19,46 @@ os.environ.setdefault("PYTHONHASHSEED", "0")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-#: Test files that use the default sample's PostgreSQL (a TOM on it, or `lab`) besides the notebooks.
-#: Single tests elsewhere say so with ``@pytest.mark.default_sample``.
+#: What uses the default sample's PostgreSQL (a TOM on it, or `lab`) besides the notebooks: whole
+#: test files, and single tests by their id.
 DEFAULT_SAMPLE_FILES = {
-    "test_book.py",
-    "test_figures_01_02.py",
-    "test_figures_03_05.py",
-    "test_figures_06_07.py",
-    "test_figures_08_10.py",
-    "test_teaching.py",
+    "tests/test_book.py",
+    "tests/test_figures_01_02.py",
+    "tests/test_figures_03_05.py",
+    "tests/test_figures_06_07.py",
+    "tests/test_figures_08_10.py",
+    "tests/test_teaching.py",
 }
+DEFAULT_SAMPLE_TESTS = (
+    "tests/test_lifecycle.py::test_lab_stops_jupyter_the_tom_and_postgres_on_a_signal",
+)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``--dist loadgroup``) each test file goes whole to one worker, and all
-    that uses the default sample's PostgreSQL goes to the same one, in collection order: chapter
-    10 copies the sample's database, which PostgreSQL allows only while nobody else is connected,
-    and the lifecycle test of `lab` checks that the server stops."""
-    for item in items:
-        shared = (
-            item.path.suffix == ".ipynb"
-            or item.path.name in DEFAULT_SAMPLE_FILES
-            or item.get_closest_marker("default_sample") is not None
-        )
-        item.add_marker(pytest.mark.xdist_group("default-sample" if shared else item.path.name))
+def xdist_scope(nodeid: str) -> str:
+    """The unit of work a pytest-xdist worker runs whole and in order: its test file, except that
+    everything using the default sample's PostgreSQL is one unit. Chapter 10 copies the sample's
+    database, which PostgreSQL allows only while nobody else is connected, and the lifecycle test
+    of `lab` checks that the server stops; nbval's cells of one notebook share one kernel."""
+    path = nodeid.split("::", 1)[0]
+    if (
+        path.endswith(".ipynb")
+        or path in DEFAULT_SAMPLE_FILES
+        or nodeid.startswith(DEFAULT_SAMPLE_TESTS)
+    ):
+        return "default-sample"
+    return path
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Schedule by :func:`xdist_scope` (xdist's own ``loadgroup`` marks do not reach the test ids
+    under pytest 9)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SampleAwareScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_scope(nodeid)
+
+    return SampleAwareScheduling(config, log)
 
 
 def pytest_collection_finish(session):

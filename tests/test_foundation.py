@@ -82,3 +82,22 @@ def test_ruff_clean(args):
     assert ruff, "ruff is part of the dev extra"
     proc = subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_parallel_scopes_name_real_tests():
+    """conftest.py keeps the default sample's users on one xdist worker by name: a renamed file or
+    test would silently run beside chapter 10's database copy."""
+    import conftest
+
+    for path in conftest.DEFAULT_SAMPLE_FILES:
+        assert (ROOT / path).is_file(), path
+        assert conftest.xdist_scope(f"{path}::test_x") == "default-sample"
+    for nodeid in conftest.DEFAULT_SAMPLE_TESTS:
+        path, name = nodeid.split("::")
+        assert re.search(rf"^def {name}\(", (ROOT / path).read_text(), re.M), nodeid
+        assert conftest.xdist_scope(f"{nodeid}[15]") == "default-sample"
+    assert conftest.xdist_scope("book/10_be_a_broker.ipynb::Cell 3") == "default-sample"
+    assert (
+        conftest.xdist_scope("tests/test_lifecycle.py::test_tom_serve[2]")
+        == "tests/test_lifecycle.py"
+    )

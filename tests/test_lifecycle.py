@@ -172,7 +172,6 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.default_sample
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_lab_stops_jupyter_the_tom_and_postgres_on_a_signal(tmp_path, sig):
     import requests
