@@ -101,12 +101,13 @@ def sample_location(*, build: bool, progress: bool, notes: list[str]) -> tuple[P
     when outdated) first when ``build``; otherwise a note in ``notes`` says what to run."""
     sdir = sample_dir()
     sdetail = f"${SAMPLE_ENV}" if os.environ.get(SAMPLE_ENV) else "user cache dir"
-    if is_outdated_sample(sdir) or not is_complete_sample(sdir):
+    outdated = is_outdated_sample(sdir)
+    if outdated or not is_complete_sample(sdir):
         if not build:
             notes.append(
                 f"the sample in {sdir} was made by an older version of the simulator; "
                 "run `elasticc-tutorial where` to rebuild it"
-                if is_outdated_sample(sdir)
+                if outdated
                 else f"the sample in {sdir} is not built (build=False); run `elasticc-tutorial "
                 "where` to build it"
             )
