@@ -8,13 +8,16 @@ after the pid was reused.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import fcntl
 import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["owned_mkdtemp", "process_dir", "remove_stale", "stale"]
+__all__ = ["file_lock", "owned_mkdtemp", "process_dir", "remove_stale", "stale"]
 
 RUN_PREFIX = "elasticc-run-"
 
@@ -87,3 +90,19 @@ def process_dir() -> Path:
 def _remove(pid: int, path: Path) -> None:
     if os.getpid() == pid:  # not in a forked child that inherited the atexit list
         shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def file_lock(fd: int, *, blocking: bool = True) -> Iterator[bool]:
+    """Hold an exclusive ``flock`` on the open file ``fd``, which is closed afterwards; yields
+    whether the lock was got (always, unless ``blocking`` is false and another process holds it).
+    The kernel releases it when its holder exits, however it exits."""
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)

@@ -4,7 +4,6 @@ which code made it, and building it on first use (by :func:`elasticc_tutorial.sa
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -125,13 +124,11 @@ def sample_location(*, build: bool, progress: bool, notes: list[str]) -> tuple[P
 @contextlib.contextmanager
 def _build_lock(sdir: Path) -> Iterator[None]:
     """An exclusive lock on ``<parent>/.<name>.lock`` (released when the holder exits, however)."""
+    from elasticc_tutorial.rundir import file_lock
+
     sdir.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(sdir.parent / f".{sdir.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with file_lock(os.open(sdir.parent / f".{sdir.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)):
         yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 def _build_sample(sdir: Path, *, progress: bool, rebuild: bool = False) -> None:

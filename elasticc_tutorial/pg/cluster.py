@@ -26,7 +26,6 @@ holding a lease has died, however it died.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import re
@@ -57,7 +56,7 @@ from elasticc_tutorial.pg.system import (
     wait_gone,
     write_private,
 )
-from elasticc_tutorial.rundir import owned_mkdtemp, remove_stale
+from elasticc_tutorial.rundir import file_lock, owned_mkdtemp, remove_stale
 
 log = logging.getLogger(__name__)
 
@@ -194,16 +193,8 @@ class Cluster:
     def locked(self, *, blocking: bool = True) -> Iterator[bool]:
         """Hold the cluster's lock (start, stop and lease changes happen under it); yields whether
         it was got (always, unless ``blocking`` is false and another process holds it)."""
-        fd = open_private(self._path(LOCK_FILE))
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-            except BlockingIOError:
-                yield False
-                return
-            yield True
-        finally:
-            os.close(fd)
+        with file_lock(open_private(self._path(LOCK_FILE)), blocking=blocking) as got:
+            yield got
 
     def _pidfile(self) -> list[str]:
         try:
@@ -333,14 +324,9 @@ class Cluster:
         return socket_dir
 
     def _supervised(self) -> bool:
-        fd = open_private(self._path(SUPERVISOR_LOCK))
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
-        return False
+        """A supervisor holds its lock: we cannot get it."""
+        with file_lock(open_private(self._path(SUPERVISOR_LOCK)), blocking=False) as got:
+            return not got
 
     def _start(self, timeout: float) -> Path:
         let_service_account_through(self.pgdata)  # the cluster may have moved since initdb
